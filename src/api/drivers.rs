@@ -1,0 +1,55 @@
+//! `PUT /v1/drivers/{id}` and `GET /v1/drivers/{id}`: driver profiles.
+
+use serde::Serialize;
+use worker::Response;
+
+use super::request::{json, RequestContext};
+use crate::core::driver::{Driver, DriverProfile};
+use crate::core::geo::LatLng;
+use crate::core::identity::Role;
+use crate::core::ids;
+use crate::db;
+use crate::error::AppError;
+
+/// A driver as the API shows it: the profile and its live state.
+#[derive(Serialize)]
+struct DriverView {
+    #[serde(flatten)]
+    driver: Driver,
+    /// Whether the driver has a socket open.
+    online: bool,
+    /// Whether the driver takes offers; false while offline.
+    available: bool,
+    /// Last known position while online; null while offline.
+    location: Option<LatLng>,
+}
+
+impl DriverView {
+    /// The view of a driver with no socket open. Driver sockets arrive with
+    /// the region Durable Objects; until a driver connects it is offline.
+    fn offline(driver: Driver) -> DriverView {
+        DriverView { driver, online: false, available: false, location: None }
+    }
+}
+
+/// Creates or updates a driver's profile (dispatchers only).
+pub async fn put_driver(mut ctx: RequestContext, id: &str) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Dispatcher])?;
+    let id = ids::driver_id(id)?;
+    let body = ctx.body().await?;
+    let profile = DriverProfile::from_json(&body)?;
+    let driver = db::drivers::upsert(&ctx.db()?, &id, &profile, ctx.now_ms).await?;
+    json(200, &DriverView::offline(driver))
+}
+
+/// A driver's profile, for dispatchers and for that driver.
+pub async fn get_driver(ctx: RequestContext, id: &str) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Dispatcher, Role::Driver])?;
+    if ctx.caller.role == Role::Driver && ctx.caller.sub != id {
+        return Err(AppError::forbidden("a driver may read only its own profile"));
+    }
+    let id = ids::driver_id(id)?;
+    let driver =
+        db::drivers::get(&ctx.db()?, &id).await?.ok_or_else(|| AppError::NotFound(format!("no driver {id}")))?;
+    json(200, &DriverView::offline(driver))
+}

@@ -1,0 +1,68 @@
+//! The HTTP API: authenticate, check the role, validate, and hand the work
+//! to the owner of the thing (D1 for profiles and lists, a Ride DO for a ride).
+
+mod drivers;
+mod health;
+mod request;
+mod rides;
+pub mod routes;
+
+use worker::{Env, Request, Response};
+
+use crate::config::Config;
+use crate::error::AppError;
+use routes::{match_route, NoRoute, Route};
+
+pub use request::RequestContext;
+
+/// Answers one HTTP request; every failure becomes the protocol's JSON error.
+pub async fn handle(req: Request, env: Env) -> Response {
+    let head = req.method() == worker::Method::Head;
+    let response = match serve(req, env).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    };
+    if head {
+        // HEAD answers with the headers of GET and no body.
+        return Response::empty()
+            .map(|r| r.with_status(response.status_code()).with_headers(response.headers().clone()))
+            .unwrap_or(response);
+    }
+    response
+}
+
+async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
+    let url = req.url()?;
+    let route = match match_route(req.method().as_ref(), url.path()) {
+        Ok(route) => route,
+        Err(NoRoute::NotFound) => return Err(AppError::NotFound(format!("no such endpoint: {}", url.path()))),
+        Err(NoRoute::MethodNotAllowed(allowed)) => {
+            return Err(AppError::MethodNotAllowed(format!("{} is not allowed here; use {allowed}", req.method())))
+        }
+    };
+    match route {
+        Route::Health => health::health(),
+        Route::OpenApi => health::openapi(),
+        route => {
+            let config = Config::from_lookup(|name| lookup(&env, name)).map_err(|e| AppError::Internal(e.0))?;
+            let ctx = RequestContext::new(req, env, config)?;
+            dispatch(route, ctx).await
+        }
+    }
+}
+
+async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppError> {
+    match route {
+        Route::PutDriver(id) => drivers::put_driver(ctx, &id).await,
+        Route::GetDriver(id) => drivers::get_driver(ctx, &id).await,
+        Route::CreateRide => rides::create_ride(ctx).await,
+        Route::ListRides => rides::list_rides(ctx).await,
+        Route::GetRide(id) => rides::get_ride(ctx, &id).await,
+        Route::Health | Route::OpenApi => Err(AppError::Internal("public route reached dispatch".into())),
+    }
+}
+
+/// A var or secret by name, as a string.
+pub fn lookup(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
+}

@@ -1,0 +1,79 @@
+//! What every authenticated handler starts from: the verified caller, the
+//! clock reading of this request, and helpers to read bodies and queries.
+
+use worker::{Date, Env, Request};
+
+use crate::auth::{token_from, verify};
+use crate::config::Config;
+use crate::core::identity::{Caller, Role};
+use crate::error::AppError;
+
+/// Largest HTTP body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An authenticated request on its way through a handler.
+pub struct RequestContext {
+    /// The request itself.
+    pub req: Request,
+    /// Bindings: D1, Durable Objects, vars.
+    pub env: Env,
+    /// Typed settings.
+    pub config: Config,
+    /// The verified caller.
+    pub caller: Caller,
+    /// Milliseconds since the epoch when the request arrived.
+    pub now_ms: i64,
+}
+
+impl RequestContext {
+    /// Verifies the bearer token before anything else is done (401 otherwise).
+    pub fn new(req: Request, env: Env, config: Config) -> Result<RequestContext, AppError> {
+        let now_ms = Date::now().as_millis() as i64;
+        let authorization = req.headers().get("Authorization")?;
+        let token = token_from(authorization.as_deref(), None)?;
+        let verified = verify(token, config.jwt_secret.as_bytes(), now_ms.div_euclid(1000))?;
+        Ok(RequestContext { req, env, config, caller: verified.caller, now_ms })
+    }
+
+    /// 403 unless the caller's role is one of `roles`.
+    pub fn require_role(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.caller.is_one_of(roles) {
+            return Ok(());
+        }
+        Err(AppError::forbidden(format!("a {} may not use this endpoint", self.caller.role.as_str())))
+    }
+
+    /// The body, refused with 413 past [`MAX_BODY_BYTES`].
+    pub async fn body(&mut self) -> Result<Vec<u8>, AppError> {
+        let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
+        let declared = self.req.headers().get("Content-Length")?.and_then(|v| v.trim().parse::<usize>().ok());
+        if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+            return Err(too_large());
+        }
+        let bytes = self.req.bytes().await?;
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        Ok(bytes)
+    }
+
+    /// The decoded query pairs.
+    pub fn query_pairs(&self) -> Result<Vec<(String, String)>, AppError> {
+        Ok(self.req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// A request header, if present.
+    pub fn header(&self, name: &str) -> Result<Option<String>, AppError> {
+        Ok(self.req.headers().get(name)?)
+    }
+
+    /// The D1 database.
+    pub fn db(&self) -> Result<worker::D1Database, AppError> {
+        Ok(self.env.d1(crate::db::BINDING)?)
+    }
+}
+
+/// 200 with a JSON body.
+pub fn json<T: serde::Serialize>(status: u16, value: &T) -> Result<worker::Response, AppError> {
+    Ok(worker::Response::from_json(value)?.with_status(status))
+}

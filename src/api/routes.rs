@@ -1,0 +1,93 @@
+//! The HTTP routes of the protocol, matched from method and path without
+//! any IO, so the table is tested natively.
+
+/// A matched route with its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`.
+    Health,
+    /// `GET /openapi.json`.
+    OpenApi,
+    /// `PUT /v1/drivers/{id}`.
+    PutDriver(String),
+    /// `GET /v1/drivers/{id}`.
+    GetDriver(String),
+    /// `POST /v1/rides`.
+    CreateRide,
+    /// `GET /v1/rides`.
+    ListRides,
+    /// `GET /v1/rides/{id}`.
+    GetRide(String),
+}
+
+/// Why no route matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No such path.
+    NotFound,
+    /// The path exists, with these methods only.
+    MethodNotAllowed(&'static str),
+}
+
+/// Matches a request line to a route.
+pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let (route, allowed) = match segments.as_slice() {
+        ["health"] => (method_is(method, "GET").then_some(Route::Health), "GET"),
+        ["openapi.json"] => (method_is(method, "GET").then_some(Route::OpenApi), "GET"),
+        ["v1", "drivers", id] if !id.is_empty() => match method {
+            "PUT" => (Some(Route::PutDriver(id.to_string())), ""),
+            "GET" | "HEAD" => (Some(Route::GetDriver(id.to_string())), ""),
+            _ => (None, "GET, PUT"),
+        },
+        ["v1", "rides"] => match method {
+            "POST" => (Some(Route::CreateRide), ""),
+            "GET" | "HEAD" => (Some(Route::ListRides), ""),
+            _ => (None, "GET, POST"),
+        },
+        ["v1", "rides", id] if !id.is_empty() => {
+            (method_is(method, "GET").then(|| Route::GetRide(id.to_string())), "GET")
+        }
+        _ => return Err(NoRoute::NotFound),
+    };
+    route.ok_or(NoRoute::MethodNotAllowed(allowed))
+}
+
+fn method_is(method: &str, expected: &str) -> bool {
+    method == expected || (expected == "GET" && method == "HEAD")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_protocol_route_matches() {
+        assert_eq!(match_route("GET", "/health"), Ok(Route::Health));
+        assert_eq!(match_route("GET", "/openapi.json"), Ok(Route::OpenApi));
+        assert_eq!(match_route("PUT", "/v1/drivers/d1"), Ok(Route::PutDriver("d1".into())));
+        assert_eq!(match_route("GET", "/v1/drivers/d1"), Ok(Route::GetDriver("d1".into())));
+        assert_eq!(match_route("POST", "/v1/rides"), Ok(Route::CreateRide));
+        assert_eq!(match_route("GET", "/v1/rides"), Ok(Route::ListRides));
+        assert_eq!(match_route("GET", "/v1/rides/ride_1"), Ok(Route::GetRide("ride_1".into())));
+    }
+
+    #[test]
+    fn a_trailing_slash_is_tolerated() {
+        assert_eq!(match_route("GET", "/v1/rides/"), Ok(Route::ListRides));
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        assert_eq!(match_route("GET", "/"), Err(NoRoute::NotFound));
+        assert_eq!(match_route("GET", "/v2/rides"), Err(NoRoute::NotFound));
+        assert_eq!(match_route("GET", "/v1/rides/a/b/c"), Err(NoRoute::NotFound));
+    }
+
+    #[test]
+    fn a_known_path_with_another_method_is_not_allowed() {
+        assert_eq!(match_route("DELETE", "/v1/rides"), Err(NoRoute::MethodNotAllowed("GET, POST")));
+        assert_eq!(match_route("POST", "/health"), Err(NoRoute::MethodNotAllowed("GET")));
+        assert_eq!(match_route("PATCH", "/v1/drivers/d1"), Err(NoRoute::MethodNotAllowed("GET, PUT")));
+    }
+}

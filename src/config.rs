@@ -1,0 +1,105 @@
+//! Configuration read once per request from the Worker's vars and secrets
+//! into a typed struct. Secrets are never logged.
+
+use crate::core::Invalid;
+
+/// The settings of a ridewire deployment.
+#[derive(Clone)]
+pub struct Config {
+    /// HS256 secret for client tokens.
+    pub jwt_secret: String,
+    /// How far from a pickup drivers are offered a ride, in km.
+    pub dispatch_radius_km: f64,
+    /// How many drivers one offer round reaches.
+    pub offer_batch: u32,
+    /// How long an offer round waits for an accept, in seconds.
+    pub offer_timeout_s: u32,
+    /// How many rounds before a ride expires.
+    pub max_rounds: u32,
+    /// How long a `request_lock` holds, in seconds.
+    pub lock_ttl_s: u32,
+    /// The H3 resolution of a dispatch region.
+    pub region_res: u8,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("jwt_secret", &"<redacted>")
+            .field("dispatch_radius_km", &self.dispatch_radius_km)
+            .field("offer_batch", &self.offer_batch)
+            .field("offer_timeout_s", &self.offer_timeout_s)
+            .field("max_rounds", &self.max_rounds)
+            .field("lock_ttl_s", &self.lock_ttl_s)
+            .field("region_res", &self.region_res)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Builds the config from a lookup of var and secret names; missing vars
+    /// take the protocol's defaults, a missing `JWT_SECRET` is an error.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Invalid> {
+        let jwt_secret =
+            lookup("JWT_SECRET").filter(|s| !s.is_empty()).ok_or_else(|| Invalid("JWT_SECRET is not set".into()))?;
+        Ok(Config {
+            jwt_secret,
+            dispatch_radius_km: number(&lookup, "DISPATCH_RADIUS_KM", 10.0, 0.1, 500.0)?,
+            offer_batch: number(&lookup, "OFFER_BATCH", 5.0, 1.0, 100.0)? as u32,
+            offer_timeout_s: number(&lookup, "OFFER_TIMEOUT_S", 20.0, 1.0, 3600.0)? as u32,
+            max_rounds: number(&lookup, "MAX_ROUNDS", 3.0, 1.0, 100.0)? as u32,
+            lock_ttl_s: number(&lookup, "LOCK_TTL_S", 5.0, 1.0, 600.0)? as u32,
+            region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
+        })
+    }
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: f64,
+    min: f64,
+    max: f64,
+) -> Result<f64, Invalid> {
+    let Some(raw) = lookup(name) else { return Ok(default) };
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (min..=max).contains(v))
+        .ok_or_else(|| Invalid(format!("{name} must be a number from {min} to {max}, not {raw:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_vars_take_the_protocol_defaults() {
+        let config = Config::from_lookup(|name| (name == "JWT_SECRET").then(|| "s".to_string())).unwrap();
+        assert_eq!(config.dispatch_radius_km, 10.0);
+        assert_eq!((config.offer_batch, config.offer_timeout_s, config.max_rounds), (5, 20, 3));
+        assert_eq!((config.lock_ttl_s, config.region_res), (5, 5));
+    }
+
+    #[test]
+    fn a_missing_secret_is_an_error() {
+        assert!(Config::from_lookup(|_| None).is_err());
+    }
+
+    #[test]
+    fn a_var_out_of_range_is_an_error() {
+        let err = Config::from_lookup(|name| match name {
+            "JWT_SECRET" => Some("s".into()),
+            "REGION_RES" => Some("16".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(err.0.starts_with("REGION_RES"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_secret() {
+        let config = Config::from_lookup(|name| (name == "JWT_SECRET").then(|| "hunter2".to_string())).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The pure domain of ridewire: rides, drivers, identities and the rules
+//! about them. Nothing here touches the `worker` crate, IO or a clock; time
+//! and randomness are passed in, so every rule is tested natively.
+
+pub mod cursor;
+pub mod driver;
+pub mod geo;
+pub mod identity;
+pub mod ids;
+pub mod invalid;
+pub mod money;
+pub mod ride;
+pub mod ride_access;
+pub mod ride_query;
+pub mod ride_request;
+
+pub use invalid::Invalid;
