@@ -2,6 +2,7 @@
 //! with the state they describe, then written to D1; a failed write stays in
 //! the outbox and is retried from the alarm, never dropped.
 
+use worker::js_sys::{Object, Reflect};
 use worker::{console_error, Env, Storage};
 
 use crate::core::ride::RideChange;
@@ -29,10 +30,13 @@ impl<'a> D1Outbox<'a> {
     pub async fn commit(&self, state_key: &str, state_json: String, change: RideChange) -> Result<(), AppError> {
         let mut pending = self.pending().await?;
         pending.push(change);
-        let mut entries = serde_json::Map::new();
-        entries.insert(state_key.to_string(), state_json.into());
-        entries.insert(OUTBOX_KEY.to_string(), serde_json::to_string(&pending)?.into());
-        self.storage.put_multiple(entries).await?;
+        // A plain object, not a serialized map: serde would make a JS Map,
+        // whose entries put_multiple does not see.
+        let entries = Object::new();
+        Reflect::set(&entries, &state_key.into(), &state_json.into()).map_err(worker::Error::from)?;
+        Reflect::set(&entries, &OUTBOX_KEY.into(), &serde_json::to_string(&pending)?.into())
+            .map_err(worker::Error::from)?;
+        self.storage.put_multiple_raw(entries).await?;
         Ok(())
     }
 

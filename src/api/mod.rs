@@ -3,6 +3,7 @@
 
 mod drivers;
 mod health;
+pub use health::OPENAPI_JSON;
 mod request;
 mod rides;
 pub mod routes;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{int, text_or_null};
+use super::{int, number_placeholders, text_or_null};
 use crate::core::cursor::Cursor;
 use crate::core::ride::{Ride, RideChange};
 use crate::core::ride_access::ListScope;
@@ -69,12 +69,8 @@ pub async fn list(db: &D1Database, scope: &ListScope, query: &RideQuery) -> Resu
     let mut conditions: Vec<String> = Vec::new();
     let mut params: Vec<JsValue> = Vec::new();
     let mut condition = |sql: &str, values: Vec<JsValue>| {
-        let mut sql = sql.to_string();
-        for value in values {
-            params.push(value);
-            sql = sql.replacen('?', &format!("?{}", params.len()), 1);
-        }
-        conditions.push(sql);
+        conditions.push(number_placeholders(sql, params.len()));
+        params.extend(values);
     };
     match scope {
         ListScope::All => {}
