@@ -5,11 +5,9 @@ use worker::{Date, Env, Request};
 
 use crate::auth::{token_from, verify};
 use crate::config::Config;
+use crate::core::body_limit::{body_too_large, MAX_BODY_BYTES};
 use crate::core::identity::{Caller, Role};
 use crate::error::AppError;
-
-/// Largest HTTP body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// An authenticated request on its way through a handler.
 pub struct RequestContext {
@@ -46,12 +44,12 @@ impl RequestContext {
     /// The body, refused with 413 past [`MAX_BODY_BYTES`].
     pub async fn body(&mut self) -> Result<Vec<u8>, AppError> {
         let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
-        let declared = self.req.headers().get("Content-Length")?.and_then(|v| v.trim().parse::<usize>().ok());
-        if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+        let declared = self.req.headers().get("Content-Length")?;
+        if body_too_large(declared.as_deref(), None) {
             return Err(too_large());
         }
         let bytes = self.req.bytes().await?;
-        if bytes.len() > MAX_BODY_BYTES {
+        if body_too_large(None, Some(bytes.len())) {
             return Err(too_large());
         }
         Ok(bytes)

@@ -2,6 +2,7 @@
 //! about them. Nothing here touches the `worker` crate, IO or a clock; time
 //! and randomness are passed in, so every rule is tested natively.
 
+pub mod body_limit;
 pub mod cursor;
 pub mod driver;
 pub mod geo;
