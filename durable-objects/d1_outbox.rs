@@ -26,17 +26,21 @@ impl<'a> D1Outbox<'a> {
         D1Outbox { storage, env }
     }
 
-    /// Stores `state_json` under `state_key` and queues `change`, atomically.
-    pub async fn commit(&self, state_key: &str, state_json: String, change: RideChange) -> Result<(), AppError> {
-        let mut pending = self.pending().await?;
-        pending.push(change);
+    /// Stores `entries` (key, JSON text) and queues `changes`, atomically.
+    pub async fn commit(&self, entries: Vec<(String, String)>, changes: Vec<RideChange>) -> Result<(), AppError> {
         // A plain object, not a serialized map: serde would make a JS Map,
         // whose entries put_multiple does not see.
-        let entries = Object::new();
-        Reflect::set(&entries, &state_key.into(), &state_json.into()).map_err(worker::Error::from)?;
-        Reflect::set(&entries, &OUTBOX_KEY.into(), &serde_json::to_string(&pending)?.into())
-            .map_err(worker::Error::from)?;
-        self.storage.put_multiple_raw(entries).await?;
+        let object = Object::new();
+        for (key, json) in entries {
+            Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
+        }
+        if !changes.is_empty() {
+            let mut pending = self.pending().await?;
+            pending.extend(changes);
+            let pending = serde_json::to_string(&pending)?;
+            Reflect::set(&object, &OUTBOX_KEY.into(), &pending.into()).map_err(worker::Error::from)?;
+        }
+        self.storage.put_multiple_raw(object).await?;
         Ok(())
     }
 
@@ -44,7 +48,7 @@ impl<'a> D1Outbox<'a> {
     pub async fn flush_or_retry_at(&self, now_ms: i64) {
         if let Err(err) = self.flush().await {
             console_error!("D1 write failed, retrying in {RETRY_AFTER_MS} ms: {err}");
-            if let Err(err) = self.storage.set_alarm(now_ms + RETRY_AFTER_MS).await {
+            if let Err(err) = super::token_expiry::wake_by_storage(&self.storage, now_ms + RETRY_AFTER_MS).await {
                 console_error!("could not set the outbox retry alarm: {err}");
             }
         }

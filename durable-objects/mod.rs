@@ -2,6 +2,16 @@
 //! and carry out what it decides (store, answer, write D1, set the alarm).
 
 mod d1_outbox;
+mod region;
+mod region_delivery;
+mod region_driver_messages;
+mod region_sockets;
 mod ride;
+mod ride_dispatch;
+mod ride_effects;
+mod ride_sockets;
+mod socket_reply;
+mod token_expiry;
 
+pub use region::RegionDo;
 pub use ride::RideDo;

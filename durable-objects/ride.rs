@@ -1,28 +1,38 @@
 //! `RideDo`: one per ride, named `ride/{id}`. The single writer of its ride:
-//! it decides nothing itself (the core does), it stores, answers and
-//! records the ride in D1 through its outbox.
+//! the core decides (creation, rounds, lock, accept); this shell loads and
+//! stores the record, answers, and carries out the effects.
 
-use worker::{wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State};
+use std::cell::RefCell;
 
-use super::d1_outbox::D1Outbox;
-use crate::core::ride::RideRecord;
+use worker::{
+    wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+};
+
+use super::ride_effects::EffectRunner;
+use crate::config::Config;
+use crate::core::protocol::AcceptFailure;
+use crate::core::ride::{AssignedDriver, RideRecord};
 use crate::core::ride_access::can_view;
+use crate::db;
 use crate::error::AppError;
-use crate::ride_rpc::{CreateRide, CreatedRide, RideCall, ViewRide};
+use crate::ride_rpc::{CreateRide, CreatedRide, DriverRideCommand, RideCall, ViewRide};
 
 /// Storage key of the ride record.
-const RIDE_KEY: &str = "ride";
+pub const RIDE_KEY: &str = "ride";
 
 /// The Durable Object of one ride.
 #[worker::durable_object]
 pub struct RideDo {
     state: State,
     env: Env,
+    /// The record, loaded once; every change is decided on it synchronously
+    /// (no await between reading and changing it), which makes accepts exact.
+    record: RefCell<Option<RideRecord>>,
 }
 
 impl DurableObject for RideDo {
     fn new(state: State, env: Env) -> Self {
-        RideDo { state, env }
+        RideDo { state, env, record: RefCell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -30,57 +40,185 @@ impl DurableObject for RideDo {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.outbox().flush_or_retry_at(now_ms()).await;
+        if let Err(err) = self.on_alarm().await {
+            worker::console_error!("ride alarm failed: {err}");
+        }
         Response::empty()
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        super::ride_sockets::on_message(self, &ws, message, now_ms()).await;
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+        let _ = ws.close(Some(1000), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> Result<()> {
+        Ok(())
     }
 }
 
 impl RideDo {
     async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
         let call = RideCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
+        if call == RideCall::ConnectRider {
+            return super::ride_sockets::connect(self, &req, now_ms()).await;
+        }
         let body = req.bytes().await?;
         match call {
             RideCall::Create => self.create(serde_json::from_slice(&body)?).await,
             RideCall::View => self.view(serde_json::from_slice(&body)?).await,
+            RideCall::Accept => self.accept(serde_json::from_slice(&body)?).await,
+            RideCall::Lock => self.lock(serde_json::from_slice(&body)?).await,
+            RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
     }
 
-    /// Creates the ride once; a second create (an idempotent retry) gets the stored ride.
+    /// Creates the ride once, then starts its first offer round; a second
+    /// create (an idempotent retry) gets the stored ride.
     async fn create(&self, cmd: CreateRide) -> std::result::Result<Response, AppError> {
         if let Some(record) = self.load().await? {
             return json(200, &CreatedRide { ride: record.ride, created: false });
         }
-        let now = now_ms();
-        let (record, change) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now);
-        let outbox = self.outbox();
-        outbox.commit(RIDE_KEY, serde_json::to_string(&record)?, change).await?;
-        outbox.flush_or_retry_at(now).await;
-        json(201, &CreatedRide { ride: record.ride, created: true })
+        let (record, effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now_ms());
+        *self.record.borrow_mut() = Some(record);
+        self.runner().run(effects).await?;
+        super::ride_dispatch::run_round(self).await?;
+        let ride = self.current()?.ride;
+        json(201, &CreatedRide { ride, created: true })
     }
 
     /// The ride, if the caller may see it; otherwise it does not exist for them.
     async fn view(&self, cmd: ViewRide) -> std::result::Result<Response, AppError> {
-        let not_found = || AppError::NotFound("no such ride".into());
-        let record = self.load().await?.ok_or_else(not_found)?;
-        if !can_view(&record.ride, &cmd.caller, &[]) {
-            return Err(not_found());
+        let record = self.load().await?.ok_or_else(no_such_ride)?;
+        if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
+            return Err(no_such_ride());
         }
         json(200, &record.ride)
     }
 
-    async fn load(&self) -> std::result::Result<Option<RideRecord>, AppError> {
-        match self.state.storage().get::<String>(RIDE_KEY).await? {
-            Some(json) => Ok(Some(serde_json::from_str(&json)?)),
-            None => Ok(None),
-        }
+    /// `request_lock`: the lock, or the reason it is refused.
+    async fn lock(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
+        self.load().await?.ok_or_else(no_such_ride)?;
+        let settings = self.config()?.dispatch();
+        let lock = self.change(|record| record.request_lock(&cmd.driver_id, &settings, now_ms()))?;
+        let lock = lock.map_err(refused)?;
+        self.runner().run(Vec::new()).await?;
+        json(200, &lock)
     }
 
-    fn outbox(&self) -> D1Outbox<'_> {
-        D1Outbox::new(self.state.storage(), &self.env)
+    /// `accept_ride` / `POST /accept`: the first valid accept wins.
+    async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
+        let record = self.load().await?.ok_or_else(no_such_ride)?;
+        if let Some(refusal) = record.accept_refusal(&cmd.driver_id, now_ms()) {
+            return Err(refused(refusal));
+        }
+        let profile = self.profile_of(&cmd.driver_id).await?;
+        let effects = self.change(|record| record.accept(profile, cmd.req_id.clone(), now_ms()))?.map_err(refused)?;
+        self.runner().run(effects).await?;
+        json(200, &self.current()?.ride)
+    }
+
+    async fn on_alarm(&self) -> std::result::Result<(), AppError> {
+        let now = now_ms();
+        let runner = self.runner();
+        runner.flush_outbox(now).await;
+        super::token_expiry::close_expired(&self.state, now).await;
+        if self.load().await?.is_some_and(|r| r.round_timed_out(now)) {
+            super::ride_dispatch::run_round(self).await?;
+        }
+        if let Some(deadline) = self.current().ok().and_then(|r| r.next_deadline()) {
+            super::token_expiry::wake_by(&self.state, deadline).await?;
+        }
+        Ok(())
+    }
+
+    /// The driver's profile as the passenger will see it.
+    async fn profile_of(&self, driver_id: &str) -> std::result::Result<AssignedDriver, AppError> {
+        let driver = db::drivers::get(&self.env.d1(db::BINDING)?, driver_id).await?;
+        let driver = driver.ok_or_else(|| AppError::Forbidden {
+            code: "not_offered",
+            message: format!("driver {driver_id} is not registered"),
+        })?;
+        Ok(AssignedDriver {
+            id: driver.id,
+            name: driver.profile.name,
+            phone: driver.profile.phone,
+            vehicle: driver.profile.vehicle,
+            rating: driver.profile.rating,
+        })
+    }
+
+    /// The record, from memory or storage.
+    pub(crate) async fn load(&self) -> std::result::Result<Option<RideRecord>, AppError> {
+        if let Some(record) = self.record.borrow().as_ref() {
+            return Ok(Some(record.clone()));
+        }
+        let stored = match self.state.storage().get::<String>(RIDE_KEY).await? {
+            Some(json) => Some(serde_json::from_str::<RideRecord>(&json)?),
+            None => None,
+        };
+        let mut slot = self.record.borrow_mut();
+        if slot.is_none() {
+            slot.clone_from(&stored);
+        }
+        Ok(slot.clone())
+    }
+
+    /// The loaded record (after [`Self::load`]).
+    pub(crate) fn current(&self) -> std::result::Result<RideRecord, AppError> {
+        self.record.borrow().clone().ok_or_else(no_such_ride)
+    }
+
+    /// Applies `f` to the loaded record, synchronously.
+    pub(crate) fn change<R>(&self, f: impl FnOnce(&mut RideRecord) -> R) -> std::result::Result<R, AppError> {
+        let mut slot = self.record.borrow_mut();
+        let record = slot.as_mut().ok_or_else(no_such_ride)?;
+        Ok(f(record))
+    }
+
+    pub(crate) fn runner(&self) -> EffectRunner<'_> {
+        EffectRunner::new(self)
+    }
+
+    pub(crate) fn config(&self) -> std::result::Result<Config, AppError> {
+        Config::from_lookup(|name| crate::api::lookup(&self.env, name)).map_err(|e| AppError::Internal(e.0))
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
     }
 }
 
-fn now_ms() -> i64 {
+/// The HTTP error of a refused accept or lock.
+fn refused(failure: AcceptFailure) -> AppError {
+    let message = match failure {
+        AcceptFailure::RideTaken => "another driver took this ride",
+        AcceptFailure::RideLocked => "another driver holds the accept lock",
+        AcceptFailure::RideClosed => "the ride was cancelled or expired",
+        AcceptFailure::NotOffered => "this ride was not offered to you",
+    };
+    match failure {
+        AcceptFailure::RideTaken | AcceptFailure::RideLocked => {
+            AppError::Conflict { code: failure.as_str(), message: message.into() }
+        }
+        AcceptFailure::RideClosed => AppError::Gone { code: failure.as_str(), message: message.into() },
+        AcceptFailure::NotOffered => AppError::Forbidden { code: failure.as_str(), message: message.into() },
+    }
+}
+
+fn no_such_ride() -> AppError {
+    AppError::NotFound("no such ride".into())
+}
+
+pub(crate) fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 

@@ -1,6 +1,7 @@
 //! Configuration read once per request from the Worker's vars and secrets
 //! into a typed struct. Secrets are never logged.
 
+use crate::core::dispatch::DispatchSettings;
 use crate::core::Invalid;
 
 /// The settings of a ridewire deployment.
@@ -51,6 +52,19 @@ impl Config {
             lock_ttl_s: number(&lookup, "LOCK_TTL_S", 5.0, 1.0, 600.0)? as u32,
             region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
         })
+    }
+}
+
+impl Config {
+    /// The dispatch rules' settings, in the core's units.
+    pub fn dispatch(&self) -> DispatchSettings {
+        DispatchSettings {
+            radius_km: self.dispatch_radius_km,
+            offer_batch: self.offer_batch,
+            offer_timeout_ms: i64::from(self.offer_timeout_s) * 1000,
+            max_rounds: self.max_rounds,
+            lock_ttl_ms: i64::from(self.lock_ttl_s) * 1000,
+        }
     }
 }
 

@@ -28,6 +28,9 @@ pub enum AppError {
     /// 409 `conflict`, or a more specific code such as `idempotency_key_reused`.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 410 `gone`, or a more specific code such as `ride_closed`.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 413 `payload_too_large`.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -76,6 +79,7 @@ impl AppError {
             AppError::NotFound(_) => (404, "not_found"),
             AppError::MethodNotAllowed(_) => (405, "method_not_allowed"),
             AppError::Conflict { code, .. } => (409, *code),
+            AppError::Gone { code, .. } => (410, *code),
             AppError::PayloadTooLarge(_) => (413, "payload_too_large"),
             AppError::Relayed(relayed) => return relayed.clone(),
             AppError::Internal(_) => (500, "internal"),

@@ -9,13 +9,15 @@ pub mod auth;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod do_http;
 pub mod error;
+pub mod region_rpc;
 pub mod ride_rpc;
 
 #[path = "../durable-objects/mod.rs"]
 mod durable_objects;
 
-pub use durable_objects::RideDo;
+pub use durable_objects::{RegionDo, RideDo};
 
 use worker::{event, Context, Env, Request, Response, Result};
 

@@ -3,16 +3,19 @@
 //! use these types, so the two ends cannot drift apart.
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use worker::wasm_bindgen::JsValue;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Response};
 
 use crate::core::identity::Caller;
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
-use crate::error::{AppError, ErrorStatus};
+use crate::do_http;
+use crate::error::AppError;
 
 /// The binding name of the Ride DO namespace in wrangler.toml.
 pub const BINDING: &str = "RIDES";
+
+/// Header carrying the verified identity of a socket being handed over.
+pub const CONNECT_HEADER: &str = "X-Ridewire-Connect";
 
 /// The name of the one DO that owns `ride_id`.
 pub fn object_name(ride_id: &str) -> String {
@@ -26,21 +29,53 @@ pub enum RideCall {
     Create,
     /// Return the ride if the caller may see it.
     View,
+    /// A driver accepts the ride.
+    Accept,
+    /// A driver asks for the accept lock.
+    Lock,
+    /// Accept a passenger's, partner's or dispatcher's WebSocket.
+    ConnectRider,
 }
 
 impl RideCall {
+    const ALL: [RideCall; 5] =
+        [RideCall::Create, RideCall::View, RideCall::Accept, RideCall::Lock, RideCall::ConnectRider];
+
     /// The internal path of the call.
     pub fn path(self) -> &'static str {
         match self {
             RideCall::Create => "/create",
             RideCall::View => "/view",
+            RideCall::Accept => "/accept",
+            RideCall::Lock => "/lock",
+            RideCall::ConnectRider => "/connect/rider",
         }
     }
 
     /// The call an internal path names.
     pub fn from_path(path: &str) -> Option<RideCall> {
-        [RideCall::Create, RideCall::View].into_iter().find(|call| call.path() == path)
+        RideCall::ALL.into_iter().find(|call| call.path() == path)
     }
+}
+
+/// Body of [`RideCall::Accept`] and [`RideCall::Lock`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverRideCommand {
+    /// The driver acting.
+    pub driver_id: String,
+    /// The socket request this answers, to echo on the direct reply.
+    pub req_id: Option<String>,
+}
+
+/// The identity of a rider socket handed to the Ride DO.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RiderConnect {
+    /// Who connects.
+    pub caller: Caller,
+    /// The token's `exp`, in seconds.
+    pub exp_s: i64,
+    /// Replay the events after this seq first, when given.
+    pub last_seq: Option<u64>,
 }
 
 /// Body of [`RideCall::Create`].
@@ -78,17 +113,14 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     call: RideCall,
     body: &B,
 ) -> Result<R, AppError> {
-    let stub = env.durable_object(BINDING)?.id_from_name(&object_name(ride_id))?.get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
-    let request = Request::new_with_init(&format!("https://ride.internal{}", call.path()), &init)?;
-    let mut response = stub.fetch_with_request(request).await?;
-    let status = response.status_code();
-    let bytes = response.bytes().await?;
-    if (200..300).contains(&status) {
-        return Ok(serde_json::from_slice(&bytes)?);
-    }
-    Err(ErrorStatus::from_body(status, &bytes)
-        .map(AppError::Relayed)
-        .unwrap_or_else(|| AppError::Internal(format!("ride DO answered {status} without an error body"))))
+    do_http::post_json(&stub(env, ride_id)?, call.path(), body).await
+}
+
+/// Hands a rider's WebSocket upgrade over to the ride's DO, with its identity.
+pub async fn connect_rider(env: &Env, ride_id: &str, connect: &RiderConnect) -> Result<Response, AppError> {
+    do_http::upgrade(&stub(env, ride_id)?, RideCall::ConnectRider.path(), CONNECT_HEADER, connect).await
+}
+
+fn stub(env: &Env, ride_id: &str) -> Result<worker::Stub, AppError> {
+    do_http::stub(env, BINDING, &object_name(ride_id))
 }

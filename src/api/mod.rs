@@ -3,10 +3,12 @@
 
 mod drivers;
 mod health;
+mod nearby;
 pub use health::OPENAPI_JSON;
 mod request;
 mod rides;
 pub mod routes;
+mod sockets;
 
 use worker::{Env, Request, Response};
 
@@ -46,7 +48,7 @@ async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
         Route::OpenApi => health::openapi(),
         route => {
             let config = Config::from_lookup(|name| lookup(&env, name)).map_err(|e| AppError::Internal(e.0))?;
-            let ctx = RequestContext::new(req, env, config)?;
+            let ctx = RequestContext::new(req, env, config, is_socket(&route))?;
             dispatch(route, ctx).await
         }
     }
@@ -59,8 +61,17 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::CreateRide => rides::create_ride(ctx).await,
         Route::ListRides => rides::list_rides(ctx).await,
         Route::GetRide(id) => rides::get_ride(ctx, &id).await,
+        Route::AcceptRide(id) => rides::accept_ride(ctx, &id).await,
+        Route::NearbyDrivers => nearby::nearby_drivers(ctx).await,
+        Route::DriverSocket => sockets::driver_socket(ctx).await,
+        Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,
         Route::Health | Route::OpenApi => Err(AppError::Internal("public route reached dispatch".into())),
     }
+}
+
+/// WebSocket routes also take the token from `?token=` (browsers cannot set headers).
+fn is_socket(route: &Route) -> bool {
+    matches!(route, Route::DriverSocket | Route::RideSocket(_))
 }
 
 /// A var or secret by name, as a string.

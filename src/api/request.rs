@@ -19,18 +19,26 @@ pub struct RequestContext {
     pub config: Config,
     /// The verified caller.
     pub caller: Caller,
+    /// The token's `exp`, in seconds.
+    pub token_exp_s: i64,
     /// Milliseconds since the epoch when the request arrived.
     pub now_ms: i64,
 }
 
 impl RequestContext {
-    /// Verifies the bearer token before anything else is done (401 otherwise).
-    pub fn new(req: Request, env: Env, config: Config) -> Result<RequestContext, AppError> {
+    /// Verifies the bearer token before anything else is done (401 otherwise);
+    /// on WebSocket routes (`socket`) also from the `token` query parameter.
+    pub fn new(req: Request, env: Env, config: Config, socket: bool) -> Result<RequestContext, AppError> {
         let now_ms = Date::now().as_millis() as i64;
         let authorization = req.headers().get("Authorization")?;
-        let token = token_from(authorization.as_deref(), None)?;
+        let query_token = if socket {
+            req.url()?.query_pairs().find(|(key, _)| key == "token").map(|(_, value)| value.into_owned())
+        } else {
+            None
+        };
+        let token = token_from(authorization.as_deref(), query_token.as_deref())?;
         let verified = verify(token, config.jwt_secret.as_bytes(), now_ms.div_euclid(1000))?;
-        Ok(RequestContext { req, env, config, caller: verified.caller, now_ms })
+        Ok(RequestContext { req, env, config, caller: verified.caller, token_exp_s: verified.expires_at_s, now_ms })
     }
 
     /// 403 unless the caller's role is one of `roles`.

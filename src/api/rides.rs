@@ -11,7 +11,7 @@ use crate::core::ride_query::RideQuery;
 use crate::core::ride_request::NewRide;
 use crate::db;
 use crate::error::AppError;
-use crate::ride_rpc::{self, CreateRide, CreatedRide, RideCall, ViewRide};
+use crate::ride_rpc::{self, CreateRide, CreatedRide, DriverRideCommand, RideCall, ViewRide};
 
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -55,6 +55,17 @@ pub async fn get_ride(ctx: RequestContext, id: &str) -> Result<Response, AppErro
     }
     let view = ViewRide { caller: ctx.caller.clone() };
     let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::View, &view).await?;
+    json(200, &ride)
+}
+
+/// `POST /v1/rides/{id}/accept`: a driver takes a ride offered to it.
+pub async fn accept_ride(ctx: RequestContext, id: &str) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Driver])?;
+    if !is_ride_id(id) {
+        return Err(AppError::NotFound(format!("no ride {id}")));
+    }
+    let command = DriverRideCommand { driver_id: ctx.caller.sub.clone(), req_id: None };
+    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Accept, &command).await?;
     json(200, &ride)
 }
 

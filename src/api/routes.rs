@@ -18,6 +18,14 @@ pub enum Route {
     ListRides,
     /// `GET /v1/rides/{id}`.
     GetRide(String),
+    /// `POST /v1/rides/{id}/accept`.
+    AcceptRide(String),
+    /// `GET /v1/drivers/nearby`.
+    NearbyDrivers,
+    /// `GET /v1/ws/driver` (WebSocket).
+    DriverSocket,
+    /// `GET /v1/ws/rides/{id}` (WebSocket).
+    RideSocket(String),
 }
 
 /// Why no route matched.
@@ -35,6 +43,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
     let (route, allowed) = match segments.as_slice() {
         ["health"] => (method_is(method, "GET").then_some(Route::Health), "GET"),
         ["openapi.json"] => (method_is(method, "GET").then_some(Route::OpenApi), "GET"),
+        ["v1", "drivers", "nearby"] => (method_is(method, "GET").then_some(Route::NearbyDrivers), "GET"),
         ["v1", "drivers", id] if !id.is_empty() => match method {
             "PUT" => (Some(Route::PutDriver(id.to_string())), ""),
             "GET" | "HEAD" => (Some(Route::GetDriver(id.to_string())), ""),
@@ -47,6 +56,13 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         },
         ["v1", "rides", id] if !id.is_empty() => {
             (method_is(method, "GET").then(|| Route::GetRide(id.to_string())), "GET")
+        }
+        ["v1", "rides", id, "accept"] if !id.is_empty() => {
+            ((method == "POST").then(|| Route::AcceptRide(id.to_string())), "POST")
+        }
+        ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
+        ["v1", "ws", "rides", id] if !id.is_empty() => {
+            ((method == "GET").then(|| Route::RideSocket(id.to_string())), "GET")
         }
         _ => return Err(NoRoute::NotFound),
     };
@@ -70,6 +86,10 @@ mod tests {
         assert_eq!(match_route("POST", "/v1/rides"), Ok(Route::CreateRide));
         assert_eq!(match_route("GET", "/v1/rides"), Ok(Route::ListRides));
         assert_eq!(match_route("GET", "/v1/rides/ride_1"), Ok(Route::GetRide("ride_1".into())));
+        assert_eq!(match_route("POST", "/v1/rides/ride_1/accept"), Ok(Route::AcceptRide("ride_1".into())));
+        assert_eq!(match_route("GET", "/v1/drivers/nearby"), Ok(Route::NearbyDrivers));
+        assert_eq!(match_route("GET", "/v1/ws/driver"), Ok(Route::DriverSocket));
+        assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
     }
 
     #[test]
@@ -82,6 +102,7 @@ mod tests {
         assert_eq!(match_route("GET", "/"), Err(NoRoute::NotFound));
         assert_eq!(match_route("GET", "/v2/rides"), Err(NoRoute::NotFound));
         assert_eq!(match_route("GET", "/v1/rides/a/b/c"), Err(NoRoute::NotFound));
+        assert_eq!(match_route("GET", "/v1/ws/passenger"), Err(NoRoute::NotFound));
     }
 
     #[test]

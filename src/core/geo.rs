@@ -7,6 +7,9 @@ use super::invalid::{optional_text, Invalid};
 /// Longest street address accepted, in characters.
 pub const MAX_ADDRESS_CHARS: usize = 512;
 
+/// The Earth's mean radius in metres (IUGG), the sphere all distances use.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
 /// A WGS84 position in degrees, always finite and in range once constructed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LatLng {
@@ -27,6 +30,71 @@ impl LatLng {
         }
         Ok(LatLng { lat, lng })
     }
+}
+
+/// Great-circle distance between two positions in metres (haversine formula).
+pub fn distance_m(a: LatLng, b: LatLng) -> f64 {
+    let (lat_a, lat_b) = (a.lat.to_radians(), b.lat.to_radians());
+    let half_dlat = (lat_b - lat_a) / 2.0;
+    let half_dlng = (b.lng - a.lng).to_radians() / 2.0;
+    let h = half_dlat.sin().powi(2) + lat_a.cos() * lat_b.cos() * half_dlng.sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// The position `distance_m` metres from `from` along the initial compass
+/// bearing `bearing_deg` (great circle); the longitude is kept in [-180, 180].
+pub fn destination(from: LatLng, bearing_deg: f64, distance_m: f64) -> LatLng {
+    let angle = distance_m / EARTH_RADIUS_M;
+    let bearing = bearing_deg.to_radians();
+    let (lat1, lng1) = (from.lat.to_radians(), from.lng.to_radians());
+    let sin_lat2 = lat1.sin() * angle.cos() + lat1.cos() * angle.sin() * bearing.cos();
+    let lat2 = sin_lat2.clamp(-1.0, 1.0).asin();
+    let lng2 = lng1 + (bearing.sin() * angle.sin() * lat1.cos()).atan2(angle.cos() - lat1.sin() * sin_lat2);
+    let lng = (lng2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
+    LatLng { lat: lat2.to_degrees().clamp(-90.0, 90.0), lng }
+}
+
+/// The position as a point on the unit sphere (x towards 0°N 0°E, z towards
+/// the north pole): straight-line (chord) order there is great-circle order.
+pub fn unit_vector(at: LatLng) -> [f64; 3] {
+    let (lat, lng) = (at.lat.to_radians(), at.lng.to_radians());
+    [lat.cos() * lng.cos(), lat.cos() * lng.sin(), lat.sin()]
+}
+
+/// The great-circle distance in metres spanned by a chord of the unit sphere.
+pub fn chord_to_m(chord: f64) -> f64 {
+    2.0 * EARTH_RADIUS_M * (chord / 2.0).clamp(0.0, 1.0).asin()
+}
+
+/// Great-circle distance in metres from `at` to the shorter great-circle
+/// arc between `a` and `b` (to its nearer end if `at` lies beyond one).
+pub fn distance_to_arc_m(at: LatLng, a: LatLng, b: LatLng) -> f64 {
+    let (p, a, b) = (unit_vector(at), unit_vector(a), unit_vector(b));
+    let to_ends = angle(p, a).min(angle(p, b));
+    let normal = cross(a, b);
+    let length = dot(normal, normal).sqrt();
+    if length < 1e-15 {
+        return to_ends * EARTH_RADIUS_M;
+    }
+    let n = normal.map(|x| x / length);
+    let height = dot(p, n);
+    let foot = [p[0] - height * n[0], p[1] - height * n[1], p[2] - height * n[2]];
+    let on_arc = dot(foot, foot) > 1e-30 && dot(cross(a, foot), n) >= 0.0 && dot(cross(foot, b), n) >= 0.0;
+    let angle = if on_arc { height.abs().min(1.0).asin() } else { to_ends };
+    angle * EARTH_RADIUS_M
+}
+
+fn angle(u: [f64; 3], v: [f64; 3]) -> f64 {
+    let c = cross(u, v);
+    dot(c, c).sqrt().atan2(dot(u, v))
+}
+
+fn cross(u: [f64; 3], v: [f64; 3]) -> [f64; 3] {
+    [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]]
+}
+
+fn dot(u: [f64; 3], v: [f64; 3]) -> f64 {
+    u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
 }
 
 /// A pickup or drop-off point as a client sends it.
@@ -82,6 +150,78 @@ mod tests {
     fn non_finite_coordinates_are_invalid() {
         assert!(LatLng::new("p", f64::NAN, 0.0).is_err());
         assert!(LatLng::new("p", 0.0, f64::INFINITY).is_err());
+    }
+
+    fn at(lat: f64, lng: f64) -> LatLng {
+        LatLng::new("p", lat, lng).unwrap()
+    }
+
+    #[test]
+    fn park_station_to_sandton_is_about_9_8_km() {
+        let d = distance_m(at(-26.1952, 28.0410), at(-26.1076, 28.0567));
+        assert!((d - 9_800.0).abs() < 98.0, "{d}");
+    }
+
+    #[test]
+    fn distance_from_a_point_to_itself_is_zero() {
+        assert_eq!(distance_m(at(-26.2041, 28.0473), at(-26.2041, 28.0473)), 0.0);
+    }
+
+    #[test]
+    fn antipodes_are_half_the_circumference_apart() {
+        let d = distance_m(at(-26.2041, 28.0473), at(26.2041, -151.9527));
+        assert!((d - std::f64::consts::PI * EARTH_RADIUS_M).abs() < 1.0, "{d}");
+        assert!((d / 1000.0 - 20_015.0).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn distance_across_the_antimeridian_takes_the_short_way() {
+        let d = distance_m(at(0.0, 179.95), at(0.0, -179.95));
+        let expected = 0.1_f64.to_radians() * EARTH_RADIUS_M;
+        assert!((d - expected).abs() < 0.01, "{d} vs {expected}");
+    }
+
+    #[test]
+    fn distance_is_symmetric() {
+        let (a, b) = (at(51.5, -0.12), at(40.7, -74.0));
+        assert!((distance_m(a, b) - distance_m(b, a)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_destination_lies_at_the_given_distance() {
+        let from = at(-26.2041, 28.0473);
+        for bearing in [0.0, 45.0, 90.0, 180.0, 270.0, 333.0] {
+            let to = destination(from, bearing, 7_500.0);
+            assert!((distance_m(from, to) - 7_500.0).abs() < 1e-6, "bearing {bearing}");
+        }
+        let north = destination(from, 0.0, 1_000.0);
+        assert!(north.lat > from.lat && (north.lng - from.lng).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_destination_across_the_antimeridian_wraps_its_longitude() {
+        let to = destination(at(0.0, 179.99), 90.0, 5_000.0);
+        assert!(to.lng < -179.9 && to.lng >= -180.0, "{to:?}");
+    }
+
+    #[test]
+    fn a_chord_of_the_unit_sphere_converts_to_the_great_circle_distance() {
+        let (a, b) = (at(-26.1952, 28.0410), at(-26.1076, 28.0567));
+        let (u, v) = (unit_vector(a), unit_vector(b));
+        let chord = ((u[0] - v[0]).powi(2) + (u[1] - v[1]).powi(2) + (u[2] - v[2]).powi(2)).sqrt();
+        assert!((chord_to_m(chord) - distance_m(a, b)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_distance_to_an_arc_is_to_its_nearest_point() {
+        let (a, b) = (at(0.0, 0.0), at(0.0, 1.0));
+        let beside = destination(at(0.0, 0.5), 0.0, 2_000.0);
+        assert!((distance_to_arc_m(beside, a, b) - 2_000.0).abs() < 1e-3);
+        let beyond_b = destination(b, 90.0, 3_000.0);
+        assert!((distance_to_arc_m(beyond_b, a, b) - 3_000.0).abs() < 1e-3);
+        let on_it = at(0.0, 0.25);
+        assert!(distance_to_arc_m(on_it, a, b) < 1e-6);
+        assert!((distance_to_arc_m(beside, a, a) - distance_m(beside, a)).abs() < 1e-6);
     }
 
     #[test]

@@ -4,15 +4,22 @@
 
 pub mod body_limit;
 pub mod cursor;
+pub mod dispatch;
 pub mod driver;
+pub mod driver_index;
 pub mod geo;
 pub mod identity;
 pub mod ids;
 pub mod invalid;
+pub mod matching;
 pub mod money;
+pub mod protocol;
+pub mod query_params;
+pub mod region_cells;
 pub mod ride;
 pub mod ride_access;
 pub mod ride_query;
 pub mod ride_request;
+pub mod socket_rules;
 
 pub use invalid::Invalid;

@@ -4,10 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dispatch::{AcceptLock, Effect, Offer};
 use super::driver::Vehicle;
 use super::geo::Place;
 use super::identity::{Caller, Role};
 use super::money::Money;
+use super::protocol::PassengerEvent;
 use super::ride_request::NewRide;
 
 /// Where a ride is in its life.
@@ -142,6 +144,15 @@ pub struct RideRecord {
     pub callback_url: Option<String>,
     /// The seq of the latest event of this ride.
     pub last_seq: u64,
+    /// Every driver offered the ride, in the order offered.
+    #[serde(default)]
+    pub offers: Vec<Offer>,
+    /// When the current offer round times out.
+    #[serde(default)]
+    pub round_expires_at: Option<i64>,
+    /// The accept lock, while one is held.
+    #[serde(default)]
+    pub lock: Option<AcceptLock>,
 }
 
 /// One entry of a ride's event log, numbered 1, 2, 3… per ride.
@@ -169,8 +180,8 @@ pub struct RideChange {
 
 impl RideRecord {
     /// Creates a ride for `caller` from a validated request: `searching`,
-    /// with the creation as event 1. Only passengers and partners create rides.
-    pub fn create(id: String, request: NewRide, caller: &Caller, now_ms: i64) -> (RideRecord, RideChange) {
+    /// with `ride_created` as event 1. Only passengers and partners create rides.
+    pub fn create(id: String, request: NewRide, caller: &Caller, now_ms: i64) -> (RideRecord, Vec<Effect>) {
         let (passenger, partner_id, passenger_phone) = match (caller.role, request.passenger) {
             (Role::Partner, customer) => (
                 PassengerRef { id: None, name: customer.as_ref().map(|c| c.name.clone()) },
@@ -201,10 +212,17 @@ impl RideRecord {
             cancelled_by: None,
             cancel_reason: None,
         };
-        let event = RideEvent { seq: 1, kind: "ride_created".into(), status: ride.status, at: now_ms };
-        let change = RideChange { ride: ride.clone(), event };
-        let record = RideRecord { ride, passenger_phone, callback_url: request.callback_url, last_seq: 1 };
-        (record, change)
+        let mut record = RideRecord {
+            ride,
+            passenger_phone,
+            callback_url: request.callback_url,
+            last_seq: 0,
+            offers: Vec::new(),
+            round_expires_at: None,
+            lock: None,
+        };
+        let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
+        (record, effects)
     }
 }
 
@@ -229,7 +247,7 @@ mod tests {
 
     #[test]
     fn a_passengers_ride_starts_searching_with_its_identity_from_the_token() {
-        let (record, change) =
+        let (record, effects) =
             RideRecord::create("ride_1".into(), new_ride(), &caller(Role::Passenger, "p-1", Some("Ann")), 1_000);
         let ride = &record.ride;
         assert_eq!(ride.status, RideStatus::Searching);
@@ -237,9 +255,13 @@ mod tests {
         assert_eq!(ride.partner_id, None);
         assert_eq!(ride.created_at, 1_000);
         assert_eq!(ride.offer_round, 0);
+        let recorded = effects.iter().find_map(|e| match e {
+            Effect::Record(change) => Some(change.event.clone()),
+            _ => None,
+        });
         assert_eq!(
-            change.event,
-            RideEvent { seq: 1, kind: "ride_created".into(), status: RideStatus::Searching, at: 1_000 }
+            recorded,
+            Some(RideEvent { seq: 1, kind: "ride_created".into(), status: RideStatus::Searching, at: 1_000 })
         );
         assert_eq!(record.last_seq, 1);
     }

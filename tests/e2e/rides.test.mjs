@@ -1,5 +1,7 @@
 // POST /v1/rides, GET /v1/rides/{id}, GET /v1/rides: creation through the ride's own Durable
 // Object (recorded in D1), validation, Idempotency-Key, role scoping and cursor pagination.
+// No driver is online in this file, so every ride expires at once with no_drivers
+// (dispatch with drivers is dispatch.test.mjs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startWorker, token } from './helpers.mjs';
@@ -39,13 +41,13 @@ async function d1Ride(id) {
 }
 
 describe('creating a ride', () => {
-  test('a passenger creates a searching ride whose identity comes from its token', async () => {
+  test('a passenger creates a ride whose identity comes from its token; with no driver online it expires at once', async () => {
     const res = await api(worker, 'POST', '/v1/rides', { token: token('passenger', 'pax-1', { name: 'Ann' }), body: RIDE });
     assert.equal(res.status, 201, res.text);
     const ride = res.body;
     assert.match(ride.id, /^ride_[0-9a-f]{32}$/);
     assert.equal(res.headers.get('location'), `/v1/rides/${ride.id}`);
-    assert.equal(ride.status, 'searching');
+    assert.equal(ride.status, 'expired');
     assert.equal(ride.product, 'taxi');
     assert.deepEqual(ride.pickup, { lat: -26.2041, lng: 28.0473, address: 'Park Station' });
     assert.deepEqual(ride.dropoff, { lat: -26.1076, lng: 28.0567, address: null });
@@ -63,11 +65,14 @@ describe('creating a ride', () => {
   test('the ride reaches D1 with its creation event', async () => {
     const ride = await create('pax-d1');
     const row = await d1Ride(ride.id);
-    assert.equal(row.status, 'searching');
+    assert.equal(row.status, 'expired');
     assert.equal(row.passenger_id, 'pax-d1');
     assert.deepEqual(JSON.parse(row.data), ride);
-    const events = await worker.db.prepare('SELECT seq, type, status FROM ride_events WHERE ride_id = ?').bind(ride.id).all();
-    assert.deepEqual(events.results, [{ seq: 1, type: 'ride_created', status: 'searching' }]);
+    const events = await worker.db.prepare('SELECT seq, type, status FROM ride_events WHERE ride_id = ? ORDER BY seq').bind(ride.id).all();
+    assert.deepEqual(events.results, [
+      { seq: 1, type: 'ride_created', status: 'searching' },
+      { seq: 2, type: 'no_drivers', status: 'expired' },
+    ]);
   });
 
   test('a partner creates a ride for its customer with every optional field', async () => {
@@ -290,8 +295,11 @@ describe('listing rides', () => {
   });
 
   test('status filters the list', async () => {
-    const searching = await api(worker, 'GET', `/v1/rides?status=searching&limit=100`, { token: token('passenger', passenger) });
-    assert.equal(searching.body.rides.length, 32);
+    const expired = await api(worker, 'GET', `/v1/rides?status=expired&limit=100`, { token: token('passenger', passenger) });
+    assert.equal(expired.body.rides.length, 32);
+    assert.ok(expired.body.rides.every((r) => r.status === 'expired'));
+    const searching = await api(worker, 'GET', '/v1/rides?status=searching', { token: token('passenger', passenger) });
+    assert.deepEqual(searching.body, { rides: [], next_cursor: null });
     const completed = await api(worker, 'GET', '/v1/rides?status=completed', { token: token('passenger', passenger) });
     assert.deepEqual(completed.body, { rides: [], next_cursor: null });
   });

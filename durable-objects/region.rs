@@ -1,0 +1,257 @@
+//! `RegionDo`: one per dispatch region (`region/{h3 cell}`). Holds its
+//! drivers' hibernatable sockets and a spatial index of their positions;
+//! answers candidate and nearby queries; delivers frames from Ride DOs.
+
+use std::cell::RefCell;
+
+use worker::{
+    wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+    WebSocketPair,
+};
+
+use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
+use super::socket_reply::{reply, socket_id};
+use crate::core::dispatch::CandidateQuery;
+use crate::core::driver_index::{DriverIndex, Eligibility};
+use crate::core::protocol::{parse_frame, DriverInbound, DriverOutbound};
+use crate::core::socket_rules::{
+    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
+};
+use crate::error::AppError;
+use crate::region_rpc::{DeliverBatch, DriverConnect, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER};
+
+/// Seconds between the heartbeats a driver app should send (`ping`).
+pub const HEARTBEAT_S: u32 = 30;
+
+/// The Durable Object of one dispatch region.
+#[worker::durable_object]
+pub struct RegionDo {
+    state: State,
+    env: Env,
+    /// The spatial index, rebuilt from socket attachments after hibernation.
+    index: RefCell<Option<DriverIndex>>,
+}
+
+impl DurableObject for RegionDo {
+    fn new(state: State, env: Env) -> Self {
+        RegionDo { state, env, index: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        Ok(self.serve(req).await.unwrap_or_else(AppError::into_response))
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.on_message(ws, message).await;
+        Ok(())
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+        self.on_gone(&ws);
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.on_gone(&ws);
+        Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        super::token_expiry::close_expired(&self.state, now_ms()).await;
+        Response::empty()
+    }
+}
+
+impl RegionDo {
+    async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
+        let call =
+            RegionCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such region call".into()))?;
+        match call {
+            RegionCall::ConnectDriver => self.connect_driver(&req).await,
+            RegionCall::Candidates => {
+                let query: CandidateQuery = serde_json::from_slice(&req.bytes().await?)?;
+                let radius_m = query.radius_km * 1000.0;
+                let found = self.with_index(|index| {
+                    index.nearest(query.at, radius_m, query.limit as usize, Eligibility::OfferableOnly, &query.exclude)
+                });
+                json(&found)
+            }
+            RegionCall::Nearby => {
+                let query: NearbyQuery = serde_json::from_slice(&req.bytes().await?)?;
+                let found = self.with_index(|index| {
+                    index.nearest(query.at, query.radius_m, query.limit as usize, Eligibility::Any, &[])
+                });
+                let named: Vec<NearbyDriver> = found
+                    .into_iter()
+                    .map(|candidate| {
+                        let name = sockets::sockets_of(&self.state, &candidate.driver_id)
+                            .into_iter()
+                            .next()
+                            .map_or_else(|| candidate.driver_id.clone(), |(_, s)| s.name);
+                        NearbyDriver { candidate, name }
+                    })
+                    .collect();
+                json(&named)
+            }
+            RegionCall::Deliver => {
+                let batch: DeliverBatch = serde_json::from_slice(&req.bytes().await?)?;
+                let delivered = super::region_delivery::deliver(&self.state, batch, |driver_id, busy| {
+                    self.with_index(|index| index.set_busy(driver_id, busy));
+                })
+                .await?;
+                json(&serde_json::json!({ "delivered": delivered }))
+            }
+        }
+    }
+
+    /// Accepts a driver's socket handed over by the Worker.
+    async fn connect_driver(&self, req: &Request) -> std::result::Result<Response, AppError> {
+        let header =
+            req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
+        let connect: DriverConnect = serde_json::from_str(&header)?;
+        let memo = sockets::load_memo(&self.state, &connect.driver_id).await?;
+        let now = now_ms();
+        let others = sockets::sockets_of(&self.state, &connect.driver_id);
+        let available = others.first().is_none_or(|(_, s)| s.available);
+        let pair = WebSocketPair::new()?;
+        let tag = driver_tag(&connect.driver_id);
+        self.state.accept_websocket_with_tags(&pair.server, &[DRIVER_TAG, tag.as_str()]);
+        let socket = DriverSocket {
+            socket_id: socket_id()?,
+            driver_id: connect.driver_id.clone(),
+            name: connect.name.clone(),
+            exp_s: connect.exp_s,
+            opened_at: now,
+            location: connect.location,
+            location_at: now,
+            available,
+            busy_ride: memo.busy_ride.clone(),
+            limiter: RateLimiter::new(now),
+        };
+        socket.save(&pair.server)?;
+        evict_extra_sockets(&socket.socket_id, now, &others);
+        self.with_index(|index| {
+            index.upsert(&connect.driver_id, connect.location, available);
+            index.set_busy(&connect.driver_id, memo.busy_ride.is_some());
+        });
+        let hello = DriverOutbound::Connected {
+            driver_id: connect.driver_id.clone(),
+            region: connect.region.clone(),
+            heartbeat_s: HEARTBEAT_S,
+        };
+        reply(&pair.server, &hello, None);
+        for offer in memo.offers.iter().filter(|o| o.expires_at > now) {
+            sockets::send(&pair.server, &offer.frame);
+        }
+        if let Some(active) = &memo.active_frame {
+            sockets::send(&pair.server, active);
+        }
+        super::token_expiry::schedule(&self.state, connect.exp_s).await?;
+        Ok(Response::from_websocket(pair.client)?)
+    }
+
+    async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
+        let Some(mut socket) = DriverSocket::of(&ws) else {
+            sockets::close(&ws, 1011, "socket state lost; reconnect");
+            return;
+        };
+        let now = now_ms();
+        let admission = socket.limiter.admit(now);
+        if let Err(err) = socket.save(&ws) {
+            worker::console_error!("saving a driver socket failed: {err}");
+        }
+        match admission {
+            Admission::Admit => {}
+            Admission::Drop { warn } => {
+                if warn {
+                    super::socket_reply::rate_limited(&ws);
+                }
+                return;
+            }
+            Admission::Close => {
+                super::socket_reply::rate_limited(&ws);
+                sockets::close(&ws, CLOSE_POLICY, "message rate exceeded");
+                return;
+            }
+        }
+        let text = match super::socket_reply::frame_text(&ws, message) {
+            Some(text) => text,
+            None => return,
+        };
+        match parse_frame::<DriverInbound>(&text) {
+            Ok(inbound) => {
+                super::region_driver_messages::handle(self, &ws, socket, inbound.message, inbound.req_id, now).await
+            }
+            Err(err) => super::socket_reply::frame_error(&ws, &err),
+        }
+    }
+
+    /// A socket closed or failed: the driver goes offline once its last socket is gone.
+    fn on_gone(&self, ws: &WebSocket) {
+        let Some(gone) = DriverSocket::of(ws) else { return };
+        let still_open =
+            sockets::sockets_of(&self.state, &gone.driver_id).into_iter().any(|(_, s)| s.socket_id != gone.socket_id);
+        if !still_open {
+            self.with_index(|index| index.remove(&gone.driver_id));
+        }
+        let _ = ws.close(Some(1000), Some("closed"));
+    }
+
+    /// Runs `f` on the index, rebuilding it from the sockets after a wake-up.
+    pub(crate) fn with_index<R>(&self, f: impl FnOnce(&mut DriverIndex) -> R) -> R {
+        let mut slot = self.index.borrow_mut();
+        let index = slot.get_or_insert_with(|| rebuild_index(&self.state));
+        f(index)
+    }
+
+    /// The DO's state.
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The DO's bindings.
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+}
+
+/// At most five sockets per driver: the oldest beyond that are closed with 4002.
+fn evict_extra_sockets(new_id: &str, now: i64, others: &[(WebSocket, DriverSocket)]) {
+    let mut open: Vec<(String, i64)> = others.iter().map(|(_, s)| (s.socket_id.clone(), s.opened_at)).collect();
+    open.push((new_id.to_string(), now));
+    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB) {
+        if let Some((ws, _)) = others.iter().find(|(_, s)| s.socket_id == evicted) {
+            sockets::close(ws, CLOSE_REPLACED, "replaced by a newer connection");
+        }
+    }
+}
+
+/// The index from the attachments of every open driver socket: the latest
+/// reported position of each driver wins.
+fn rebuild_index(state: &State) -> DriverIndex {
+    let mut latest: std::collections::HashMap<String, DriverSocket> = std::collections::HashMap::new();
+    for ws in state.get_websockets_with_tag(DRIVER_TAG) {
+        if let Some(socket) = DriverSocket::of(&ws) {
+            match latest.get(&socket.driver_id) {
+                Some(known) if known.location_at >= socket.location_at => {}
+                _ => {
+                    latest.insert(socket.driver_id.clone(), socket);
+                }
+            }
+        }
+    }
+    let mut index = DriverIndex::new();
+    for socket in latest.values() {
+        index.upsert(&socket.driver_id, socket.location, socket.available);
+        index.set_busy(&socket.driver_id, socket.busy_ride.is_some());
+    }
+    index
+}
+
+fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+fn json<T: serde::Serialize>(value: &T) -> std::result::Result<Response, AppError> {
+    Ok(Response::from_json(value)?)
+}

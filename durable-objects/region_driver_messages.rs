@@ -1,0 +1,133 @@
+//! What a Region DO does with each message on a driver socket: one small
+//! handler per message type. Ride decisions go to the ride's own DO.
+
+use worker::WebSocket;
+
+use super::region::RegionDo;
+use super::region_sockets::{sockets_of, DriverSocket};
+use super::socket_reply::{error, reply};
+use crate::auth;
+use crate::core::dispatch::AcceptLock;
+use crate::core::geo::LatLng;
+use crate::core::identity::Role;
+use crate::core::protocol::{AcceptFailure, DriverInbound, DriverOutbound};
+use crate::core::ride::Ride;
+use crate::error::AppError;
+use crate::ride_rpc::{self, DriverRideCommand, RideCall};
+
+/// Handles one parsed message from a driver.
+pub async fn handle(
+    region: &RegionDo,
+    ws: &WebSocket,
+    socket: DriverSocket,
+    message: DriverInbound,
+    req_id: Option<String>,
+    now: i64,
+) {
+    let req = req_id.as_deref();
+    match message {
+        DriverInbound::Ping => reply(ws, &DriverOutbound::Pong { ts: now }, req),
+        DriverInbound::LocationUpdate { lat, lng, .. } => location_update(region, ws, socket, LatLng { lat, lng }, now),
+        DriverInbound::SetAvailable { available } => set_available(region, &socket.driver_id, available),
+        DriverInbound::RequestLock { ride_id } => request_lock(region, ws, &socket.driver_id, ride_id, req_id).await,
+        DriverInbound::AcceptRide { ride_id } => accept_ride(region, ws, &socket.driver_id, ride_id, req_id).await,
+        DriverInbound::RefreshToken { token } => refresh_token(region, ws, socket, &token, req, now).await,
+        other => {
+            let message = format!("{} is not supported by this server version yet", other.kind());
+            error(ws, "unsupported", &message, req);
+        }
+    }
+}
+
+fn location_update(region: &RegionDo, ws: &WebSocket, mut socket: DriverSocket, at: LatLng, now: i64) {
+    socket.location = at;
+    socket.location_at = now;
+    if let Err(err) = socket.save(ws) {
+        worker::console_error!("saving a driver location failed: {err}");
+    }
+    region.with_index(|index| index.upsert(&socket.driver_id, at, socket.available));
+}
+
+fn set_available(region: &RegionDo, driver_id: &str, available: bool) {
+    for (ws, mut socket) in sockets_of(region.state(), driver_id) {
+        socket.available = available;
+        if let Err(err) = socket.save(&ws) {
+            worker::console_error!("saving a driver's availability failed: {err}");
+        }
+    }
+    region.with_index(|index| index.set_available(driver_id, available));
+}
+
+async fn request_lock(region: &RegionDo, ws: &WebSocket, driver_id: &str, ride_id: String, req_id: Option<String>) {
+    let command = DriverRideCommand { driver_id: driver_id.to_string(), req_id: req_id.clone() };
+    let answer: Result<AcceptLock, AppError> = ride_rpc::call(region.env(), &ride_id, RideCall::Lock, &command).await;
+    let req = req_id.as_deref();
+    match answer {
+        Ok(lock) => reply(ws, &DriverOutbound::LockAcquired { ride_id, expires_at: lock.expires_at }, req),
+        Err(err) => match accept_failure(&err) {
+            Some(reason) => reply(ws, &DriverOutbound::LockFailed { ride_id, reason: reason.as_str().into() }, req),
+            None => internal(ws, &err, req),
+        },
+    }
+}
+
+/// A won accept is answered by the ride's DO (`ride_assigned`, with the
+/// req_id); only a refusal is answered here.
+async fn accept_ride(region: &RegionDo, ws: &WebSocket, driver_id: &str, ride_id: String, req_id: Option<String>) {
+    let command = DriverRideCommand { driver_id: driver_id.to_string(), req_id: req_id.clone() };
+    let answer: Result<Ride, AppError> = ride_rpc::call(region.env(), &ride_id, RideCall::Accept, &command).await;
+    if let Err(err) = answer {
+        let req = req_id.as_deref();
+        match accept_failure(&err) {
+            Some(reason) => reply(ws, &DriverOutbound::AcceptFailed { ride_id, reason }, req),
+            None => internal(ws, &err, req),
+        }
+    }
+}
+
+/// The protocol reason of a refused accept or lock; None for other errors.
+fn accept_failure(err: &AppError) -> Option<AcceptFailure> {
+    let status = err.status();
+    match (status.status, status.code.as_str()) {
+        (_, "ride_taken") => Some(AcceptFailure::RideTaken),
+        (_, "ride_locked") => Some(AcceptFailure::RideLocked),
+        (_, "ride_closed") => Some(AcceptFailure::RideClosed),
+        (_, "not_offered") | (404, _) => Some(AcceptFailure::NotOffered),
+        _ => None,
+    }
+}
+
+fn internal(ws: &WebSocket, err: &AppError, req: Option<&str>) {
+    worker::console_error!("driver request failed: {err}");
+    error(ws, "internal", "something went wrong on our side; try again", req);
+}
+
+/// `refresh_token`: a valid token for the same driver extends this socket's life.
+async fn refresh_token(
+    region: &RegionDo,
+    ws: &WebSocket,
+    mut socket: DriverSocket,
+    token: &str,
+    req: Option<&str>,
+    now: i64,
+) {
+    let Some(secret) = crate::api::lookup(region.env(), "JWT_SECRET") else {
+        return error(ws, "internal", "the server has no token secret", req);
+    };
+    match auth::verify(token, secret.as_bytes(), now.div_euclid(1000)) {
+        Ok(verified) if verified.caller.sub == socket.driver_id && verified.caller.role == Role::Driver => {
+            socket.exp_s = verified.expires_at_s;
+            if let Err(err) = socket.save(ws) {
+                return internal(ws, &err, req);
+            }
+            if let Err(err) = super::token_expiry::schedule(region.state(), socket.exp_s).await {
+                worker::console_error!("could not reschedule token expiry: {err}");
+            }
+            let frame =
+                serde_json::json!({ "type": "token_refreshed", "expires_at": socket.exp_s.saturating_mul(1000) });
+            reply(ws, &frame, req);
+        }
+        Ok(_) => error(ws, "unauthorized", "the new token must be for the same sub and role", req),
+        Err(err) => error(ws, "unauthorized", &err.to_string(), req),
+    }
+}

@@ -1,0 +1,125 @@
+//! The driver sockets of a Region DO: what each hibernatable socket carries
+//! in its attachment, what the region remembers per driver in storage (open
+//! offers and the active ride, re-sent on reconnect), and sending frames.
+
+use serde::{Deserialize, Serialize};
+use worker::{console_error, State, WebSocket};
+
+use crate::core::geo::LatLng;
+use crate::core::socket_rules::RateLimiter;
+use crate::error::AppError;
+
+/// Tag of every driver socket.
+pub const DRIVER_TAG: &str = "driver";
+
+/// Tag of the sockets of one driver.
+pub fn driver_tag(driver_id: &str) -> String {
+    format!("driver:{driver_id}")
+}
+
+/// What a driver socket carries across hibernation (kept small: 2 KiB max).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverSocket {
+    /// Unique per socket, to tell a driver's sockets apart.
+    pub socket_id: String,
+    /// The driver's id.
+    pub driver_id: String,
+    /// Display name.
+    pub name: String,
+    /// The token's `exp`, in seconds; refreshed by `refresh_token`.
+    pub exp_s: i64,
+    /// When the socket opened.
+    pub opened_at: i64,
+    /// Last reported position.
+    pub location: LatLng,
+    /// When it was reported.
+    pub location_at: i64,
+    /// Whether the driver takes offers.
+    pub available: bool,
+    /// The driver's active ride, while it has one.
+    pub busy_ride: Option<String>,
+    /// The socket's message rate limiter.
+    pub limiter: RateLimiter,
+}
+
+impl DriverSocket {
+    /// Reads a socket's attachment.
+    pub fn of(ws: &WebSocket) -> Option<DriverSocket> {
+        let json = ws.deserialize_attachment::<String>().ok()??;
+        serde_json::from_str(&json).ok()
+    }
+
+    /// Writes the attachment back.
+    pub fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
+        ws.serialize_attachment(serde_json::to_string(self)?)?;
+        Ok(())
+    }
+}
+
+/// An offer the driver holds, re-sent when it reconnects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldOffer {
+    /// The ride offered.
+    pub ride_id: String,
+    /// The `ride_offer` frame as sent.
+    pub frame: String,
+    /// When the offer lapses.
+    pub expires_at: i64,
+}
+
+/// What the region remembers of a driver across its sockets and reconnects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DriverMemo {
+    /// The active ride, while the driver has one.
+    pub busy_ride: Option<String>,
+    /// The last `ride_assigned` / `ride_updated` frame of the active ride.
+    pub active_frame: Option<String>,
+    /// Offers not yet taken, cancelled or expired.
+    pub offers: Vec<HeldOffer>,
+}
+
+fn memo_key(driver_id: &str) -> String {
+    format!("memo:{driver_id}")
+}
+
+/// Loads a driver's memo (empty when none).
+pub async fn load_memo(state: &State, driver_id: &str) -> Result<DriverMemo, AppError> {
+    match state.storage().get::<String>(&memo_key(driver_id)).await? {
+        Some(json) => Ok(serde_json::from_str(&json)?),
+        None => Ok(DriverMemo::default()),
+    }
+}
+
+/// Stores a driver's memo (deleting it when empty).
+pub async fn save_memo(state: &State, driver_id: &str, memo: &DriverMemo) -> Result<(), AppError> {
+    let key = memo_key(driver_id);
+    if memo.busy_ride.is_none() && memo.active_frame.is_none() && memo.offers.is_empty() {
+        state.storage().delete(&key).await?;
+    } else {
+        state.storage().put(&key, serde_json::to_string(memo)?).await?;
+    }
+    Ok(())
+}
+
+/// Sends a text frame; a socket that cannot take it is closing anyway.
+pub fn send(ws: &WebSocket, frame: &str) {
+    if let Err(err) = ws.send_with_str(frame) {
+        console_error!("send to a driver socket failed: {err}");
+    }
+}
+
+/// Closes a socket with a code and reason, ignoring a socket already gone.
+pub fn close(ws: &WebSocket, code: u16, reason: &str) {
+    if let Err(err) = ws.close(Some(code), Some(reason)) {
+        console_error!("closing a socket failed: {err}");
+    }
+}
+
+/// The open sockets of one driver with their attachments.
+pub fn sockets_of(state: &State, driver_id: &str) -> Vec<(WebSocket, DriverSocket)> {
+    state
+        .get_websockets_with_tag(&driver_tag(driver_id))
+        .into_iter()
+        .filter_map(|ws| DriverSocket::of(&ws).map(|a| (ws, a)))
+        .collect()
+}

@@ -1,0 +1,113 @@
+//! Carrying out what the core decided for a ride, in the order that keeps
+//! the protocol's promises: persist first (record, events, D1 outbox in one
+//! write), then announce (ride sockets, drivers through their regions),
+//! then set the alarm and write D1.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+
+use super::d1_outbox::D1Outbox;
+use super::ride::{RideDo, RIDE_KEY};
+use crate::core::dispatch::Effect;
+use crate::core::protocol::{to_frame, DriverOutbound};
+use crate::error::AppError;
+use crate::region_rpc::{self, DeliverBatch, Delivery, DeliveryKind, RegionCall};
+
+/// Storage key of event `seq` (zero-padded so keys sort in seq order).
+pub fn event_key(seq: u64) -> String {
+    format!("event:{seq:012}")
+}
+
+/// Runs effects for one Ride DO.
+pub struct EffectRunner<'a> {
+    ride: &'a RideDo,
+}
+
+impl<'a> EffectRunner<'a> {
+    /// A runner for `ride`.
+    pub fn new(ride: &'a RideDo) -> Self {
+        EffectRunner { ride }
+    }
+
+    fn outbox(&self) -> D1Outbox<'a> {
+        D1Outbox::new(self.ride.state().storage(), self.ride.env())
+    }
+
+    /// Persists the record with `effects`' events and D1 changes, then announces.
+    pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
+        let record = self.ride.current()?;
+        let mut entries = vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)];
+        let mut changes = Vec::new();
+        for effect in &effects {
+            match effect {
+                Effect::Publish(event) => entries.push((event_key(event.seq), serde_json::to_string(event)?)),
+                Effect::Record(change) => changes.push(change.clone()),
+                _ => {}
+            }
+        }
+        let outbox = self.outbox();
+        outbox.commit(entries, changes).await?;
+        let mut batches: HashMap<String, DeliverBatch> = HashMap::new();
+        let mut wake = None;
+        for effect in effects {
+            match effect {
+                Effect::Publish(event) => super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None)),
+                Effect::ToDrivers { drivers, message, req_id } => {
+                    let frame = to_frame(&message, req_id.as_deref());
+                    let (kind, expires_at) = delivery_kind(&message);
+                    for driver in drivers {
+                        batches.entry(driver.region).or_default().deliveries.push(Delivery {
+                            driver_id: driver.driver_id,
+                            ride_id: record.ride.id.clone(),
+                            frame: frame.clone(),
+                            kind,
+                            expires_at,
+                        });
+                    }
+                }
+                Effect::SetBusy { driver, ride_id, busy } => {
+                    batches.entry(driver.region).or_default().busy.push((driver.driver_id, busy.then_some(ride_id)));
+                }
+                Effect::Record(_) => {}
+                Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
+            }
+        }
+        self.deliver(batches).await;
+        if let Some(at) = wake {
+            super::token_expiry::wake_by(self.ride.state(), at).await?;
+        }
+        outbox.flush_or_retry_at(super::ride::now_ms()).await;
+        Ok(())
+    }
+
+    /// Sends each region its batch, concurrently; a failure is logged.
+    async fn deliver(&self, batches: HashMap<String, DeliverBatch>) {
+        let env = self.ride.env();
+        let calls = batches.iter().map(|(cell, batch)| async move {
+            let answer: Result<serde_json::Value, AppError> =
+                region_rpc::call(env, cell, RegionCall::Deliver, batch).await;
+            (cell, answer)
+        });
+        for (cell, answer) in join_all(calls).await {
+            if let Err(err) = answer {
+                worker::console_error!("delivery to region {cell} failed: {err}");
+            }
+        }
+    }
+
+    /// Writes pending D1 changes, retrying from the alarm on failure.
+    pub async fn flush_outbox(&self, now_ms: i64) {
+        self.outbox().flush_or_retry_at(now_ms).await;
+    }
+}
+
+/// How a driver frame changes what its region re-sends on reconnect.
+fn delivery_kind(message: &DriverOutbound) -> (DeliveryKind, Option<i64>) {
+    match message {
+        DriverOutbound::RideOffer { expires_at, .. } => (DeliveryKind::Offer, Some(*expires_at)),
+        DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => (DeliveryKind::OfferClosed, None),
+        DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => (DeliveryKind::ActiveRide, None),
+        _ => (DeliveryKind::Transient, None),
+    }
+}

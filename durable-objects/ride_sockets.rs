@@ -1,0 +1,177 @@
+//! The ride socket (passenger, partner, dispatcher) held by a Ride DO:
+//! `connected`, the replay of missed events, live events, and the messages
+//! a rider may send.
+
+use serde::{Deserialize, Serialize};
+use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+
+use super::ride::RideDo;
+use super::ride_effects::event_key;
+use super::socket_reply::{error, frame_error, frame_text, rate_limited, reply, socket_id};
+use crate::auth;
+use crate::core::identity::Role;
+use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
+use crate::core::ride_access::can_view;
+use crate::core::socket_rules::{
+    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
+};
+use crate::error::AppError;
+use crate::ride_rpc::{RiderConnect, CONNECT_HEADER};
+
+/// Tag of every rider socket of the ride.
+const RIDER_TAG: &str = "rider";
+
+fn sub_tag(sub: &str) -> String {
+    format!("sub:{sub}")
+}
+
+/// What a rider socket carries across hibernation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RiderSocket {
+    socket_id: String,
+    sub: String,
+    role: Role,
+    exp_s: i64,
+    opened_at: i64,
+    limiter: RateLimiter,
+}
+
+impl RiderSocket {
+    fn of(ws: &WebSocket) -> Option<RiderSocket> {
+        let json = ws.deserialize_attachment::<String>().ok()??;
+        serde_json::from_str(&json).ok()
+    }
+
+    fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
+        ws.serialize_attachment(serde_json::to_string(self)?)?;
+        Ok(())
+    }
+}
+
+/// Accepts a rider's socket: `connected`, then every event after `last_seq`.
+pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
+    let header = req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
+    let connect: RiderConnect = serde_json::from_str(&header)?;
+    let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
+    if !can_view(&record.ride, &connect.caller, &[]) {
+        return Err(AppError::NotFound("no such ride".into()));
+    }
+    let state = ride.state();
+    let pair = WebSocketPair::new()?;
+    let tag = sub_tag(&connect.caller.sub);
+    let others: Vec<(WebSocket, RiderSocket)> = state
+        .get_websockets_with_tag(&tag)
+        .into_iter()
+        .filter_map(|ws| RiderSocket::of(&ws).map(|s| (ws, s)))
+        .collect();
+    state.accept_websocket_with_tags(&pair.server, &[RIDER_TAG, tag.as_str()]);
+    let socket = RiderSocket {
+        socket_id: socket_id()?,
+        sub: connect.caller.sub.clone(),
+        role: connect.caller.role,
+        exp_s: connect.exp_s,
+        opened_at: now,
+        limiter: RateLimiter::new(now),
+    };
+    socket.save(&pair.server)?;
+    let mut open: Vec<(String, i64)> = others.iter().map(|(_, s)| (s.socket_id.clone(), s.opened_at)).collect();
+    open.push((socket.socket_id.clone(), now));
+    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB) {
+        if let Some((ws, _)) = others.iter().find(|(_, s)| s.socket_id == evicted) {
+            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
+        }
+    }
+    let hello = RideOutbound::Connected {
+        ride_id: record.ride.id.clone(),
+        status: record.ride.status,
+        last_seq: record.last_seq,
+    };
+    reply(&pair.server, &hello, None);
+    if let Some(after) = connect.last_seq {
+        replay(state, &pair.server, after).await?;
+    }
+    super::token_expiry::schedule(state, connect.exp_s).await?;
+    Ok(Response::from_websocket(pair.client)?)
+}
+
+/// Sends, in order, every stored event with seq > `after`.
+async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppError> {
+    let start = event_key(after.saturating_add(1));
+    let events = state.storage().list_with_options(ListOptions::new().prefix("event:").start(&start)).await?;
+    for value in events.values() {
+        let value = value.map_err(worker::Error::from)?;
+        if let Some(frame) = value.as_string() {
+            let event: serde_json::Value = serde_json::from_str(&frame)?;
+            super::region_sockets::send(ws, &event.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Sends a frame to every rider socket of the ride.
+pub fn broadcast(state: &State, frame: &str) {
+    for ws in state.get_websockets_with_tag(RIDER_TAG) {
+        super::region_sockets::send(&ws, frame);
+    }
+}
+
+/// Handles one frame from a rider.
+pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
+    let Some(mut socket) = RiderSocket::of(ws) else {
+        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
+        return;
+    };
+    let admission = socket.limiter.admit(now);
+    if let Err(err) = socket.save(ws) {
+        worker::console_error!("saving a rider socket failed: {err}");
+    }
+    match admission {
+        Admission::Admit => {}
+        Admission::Drop { warn } => {
+            if warn {
+                rate_limited(ws);
+            }
+            return;
+        }
+        Admission::Close => {
+            rate_limited(ws);
+            let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
+            return;
+        }
+    }
+    let Some(text) = frame_text(ws, message) else { return };
+    let inbound = match parse_frame::<PassengerInbound>(&text) {
+        Ok(inbound) => inbound,
+        Err(err) => return frame_error(ws, &err),
+    };
+    let req = inbound.req_id.as_deref();
+    match inbound.message {
+        PassengerInbound::Ping => reply(ws, &RideOutbound::Pong { ts: now }, req),
+        PassengerInbound::RefreshToken { token } => refresh(ride, ws, socket, &token, req, now).await,
+        PassengerInbound::CancelRide { .. } => {
+            error(ws, "unsupported", "cancel_ride is not supported by this server version yet", req)
+        }
+    }
+}
+
+async fn refresh(ride: &RideDo, ws: &WebSocket, mut socket: RiderSocket, token: &str, req: Option<&str>, now: i64) {
+    let Some(secret) = crate::api::lookup(ride.env(), "JWT_SECRET") else {
+        return error(ws, "internal", "the server has no token secret", req);
+    };
+    match auth::verify(token, secret.as_bytes(), now.div_euclid(1000)) {
+        Ok(verified) if verified.caller.sub == socket.sub && verified.caller.role == socket.role => {
+            socket.exp_s = verified.expires_at_s;
+            if socket.save(ws).is_err() {
+                return error(ws, "internal", "could not refresh the token", req);
+            }
+            if let Err(err) = super::token_expiry::schedule(ride.state(), socket.exp_s).await {
+                worker::console_error!("could not reschedule token expiry: {err}");
+            }
+            let frame =
+                serde_json::json!({ "type": "token_refreshed", "expires_at": socket.exp_s.saturating_mul(1000) });
+            reply(ws, &frame, req);
+        }
+        Ok(_) => error(ws, "unauthorized", "the new token must be for the same sub and role", req),
+        Err(err) => error(ws, "unauthorized", &err.to_string(), req),
+    }
+}

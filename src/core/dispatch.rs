@@ -1,0 +1,285 @@
+//! Dispatch of one ride, decided without IO: offer rounds to the nearest
+//! drivers, the accept lock, and the accept itself (first valid accept wins,
+//! exactly once). Each step mutates the [`RideRecord`] and returns the
+//! [`Effect`]s the Ride Durable Object must carry out, in order.
+
+use serde::{Deserialize, Serialize};
+
+use super::driver_index::Candidate;
+use super::geo::LatLng;
+use super::protocol::{AcceptFailure, DriverOutbound, OfferedRide, PassengerEvent, SequencedEvent};
+use super::ride::{AssignedDriver, RideChange, RideEvent, RideRecord, RideStatus};
+
+/// The dispatch rules' settings (PROTOCOL.md "Dispatch rules").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatchSettings {
+    /// How far from the pickup drivers are asked, in km.
+    pub radius_km: f64,
+    /// Drivers per round.
+    pub offer_batch: u32,
+    /// How long a round waits, in ms.
+    pub offer_timeout_ms: i64,
+    /// Rounds before the ride expires.
+    pub max_rounds: u32,
+    /// How long a `request_lock` holds, in ms.
+    pub lock_ttl_ms: i64,
+}
+
+/// Where a driver's socket lives: its id and its region's H3 cell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DriverAddress {
+    /// The driver's id.
+    pub driver_id: String,
+    /// The region Durable Object holding its socket.
+    pub region: String,
+}
+
+/// A driver a ride was offered to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// Where the driver is reached.
+    pub driver: DriverAddress,
+    /// The round that offered it.
+    pub round: u32,
+    /// Distance from the driver to the pickup when offered, in m.
+    pub distance_m: f64,
+    /// The driver's position when offered.
+    pub location: LatLng,
+    /// When the offer lapses.
+    pub expires_at: i64,
+}
+
+/// The accept lock: for a while only its holder may accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptLock {
+    /// The driver holding it.
+    pub driver_id: String,
+    /// When it lapses by itself.
+    pub expires_at: i64,
+}
+
+/// A candidate for a round, with the region that reported it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundCandidate {
+    /// The region holding the driver's socket.
+    pub region: String,
+    /// The driver, its position and distance to the pickup.
+    pub candidate: Candidate,
+}
+
+/// What the regions are asked for before a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateQuery {
+    /// The pickup.
+    pub at: LatLng,
+    /// The dispatch radius, in km.
+    pub radius_km: f64,
+    /// How many drivers at most.
+    pub limit: u32,
+    /// Drivers already offered this ride.
+    pub exclude: Vec<String>,
+}
+
+/// Something the Ride DO must do after a step, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Append to the event log and send to the ride's sockets.
+    Publish(SequencedEvent),
+    /// Send a frame to drivers through their regions.
+    ToDrivers { drivers: Vec<DriverAddress>, message: DriverOutbound, req_id: Option<String> },
+    /// Mark a driver busy (with an active ride) or free in its region.
+    SetBusy { driver: DriverAddress, ride_id: String, busy: bool },
+    /// Record the ride and the event in D1.
+    Record(RideChange),
+    /// Wake the DO at this time (the next deadline).
+    WakeAt(i64),
+}
+
+impl RideRecord {
+    /// Appends an event to the log, returning its Publish and Record effects.
+    pub(crate) fn publish(&mut self, event: PassengerEvent, now_ms: i64) -> [Effect; 2] {
+        self.last_seq += 1;
+        let sequenced = SequencedEvent { seq: self.last_seq, at: now_ms, event };
+        let change = RideChange {
+            ride: self.ride.clone(),
+            event: RideEvent {
+                seq: sequenced.seq,
+                kind: sequenced.event.kind().to_string(),
+                status: self.ride.status,
+                at: now_ms,
+            },
+        };
+        [Effect::Publish(sequenced), Effect::Record(change)]
+    }
+
+    /// The drivers offered this ride, in the order they were offered.
+    pub fn offered_driver_ids(&self) -> Vec<String> {
+        self.offers.iter().map(|o| o.driver.driver_id.clone()).collect()
+    }
+
+    fn offer_of(&self, driver_id: &str) -> Option<&Offer> {
+        self.offers.iter().find(|o| o.driver.driver_id == driver_id)
+    }
+
+    /// The query for the next round, or None when the ride takes no more rounds.
+    pub fn candidate_query(&self, settings: &DispatchSettings) -> Option<CandidateQuery> {
+        if self.ride.status != RideStatus::Searching || self.ride.offer_round >= settings.max_rounds {
+            return None;
+        }
+        Some(CandidateQuery {
+            at: LatLng { lat: self.ride.pickup.lat, lng: self.ride.pickup.lng },
+            radius_km: settings.radius_km,
+            limit: settings.offer_batch,
+            exclude: self.offered_driver_ids(),
+        })
+    }
+
+    /// Starts the next round with the merged, nearest-first candidates (the
+    /// regions' answers to [`Self::candidate_query`]); with none left, or
+    /// past the last round, the ride expires.
+    pub fn start_round(
+        &mut self,
+        candidates: Vec<RoundCandidate>,
+        settings: &DispatchSettings,
+        now_ms: i64,
+    ) -> Vec<Effect> {
+        if self.ride.status != RideStatus::Searching {
+            return Vec::new();
+        }
+        let fresh: Vec<RoundCandidate> = candidates
+            .into_iter()
+            .filter(|c| self.offer_of(&c.candidate.driver_id).is_none())
+            .take(settings.offer_batch as usize)
+            .collect();
+        if fresh.is_empty() || self.ride.offer_round >= settings.max_rounds {
+            return self.expire(now_ms);
+        }
+        self.ride.offer_round += 1;
+        let round = self.ride.offer_round;
+        let expires_at = now_ms + settings.offer_timeout_ms;
+        self.round_expires_at = Some(expires_at);
+        let offered_ride = OfferedRide::from(&self.ride);
+        let mut effects = Vec::with_capacity(fresh.len() + 3);
+        for c in &fresh {
+            let driver = DriverAddress { driver_id: c.candidate.driver_id.clone(), region: c.region.clone() };
+            self.offers.push(Offer {
+                driver: driver.clone(),
+                round,
+                distance_m: c.candidate.distance_m,
+                location: c.candidate.location,
+                expires_at,
+            });
+            let message = DriverOutbound::RideOffer {
+                ride: offered_ride.clone(),
+                distance_to_pickup_m: c.candidate.distance_m.round(),
+                expires_at,
+            };
+            effects.push(Effect::ToDrivers { drivers: vec![driver], message, req_id: None });
+        }
+        let notified = fresh.len() as u32;
+        effects.extend(self.publish(PassengerEvent::Searching { round, drivers_notified: notified }, now_ms));
+        effects.push(Effect::WakeAt(expires_at));
+        effects
+    }
+
+    /// Nobody accepted: the ride expires; the passenger hears `no_drivers`,
+    /// drivers still holding an offer hear `ride_cancelled` (`expired`).
+    fn expire(&mut self, now_ms: i64) -> Vec<Effect> {
+        self.ride.status = RideStatus::Expired;
+        self.round_expires_at = None;
+        self.lock = None;
+        let mut effects = Vec::new();
+        let holders = self.open_offer_holders();
+        if !holders.is_empty() {
+            let message = DriverOutbound::RideCancelled { ride_id: self.ride.id.clone(), reason: "expired".into() };
+            effects.push(Effect::ToDrivers { drivers: holders, message, req_id: None });
+        }
+        effects.extend(self.publish(PassengerEvent::NoDrivers { rounds: self.ride.offer_round }, now_ms));
+        effects
+    }
+
+    /// Drivers of the current round, who still hold the offer.
+    fn open_offer_holders(&self) -> Vec<DriverAddress> {
+        self.offers.iter().filter(|o| o.round == self.ride.offer_round).map(|o| o.driver.clone()).collect()
+    }
+
+    /// The lock in force at `now_ms`, if any (a lapsed lock is no lock).
+    pub fn live_lock(&self, now_ms: i64) -> Option<&AcceptLock> {
+        self.lock.as_ref().filter(|lock| lock.expires_at > now_ms)
+    }
+
+    /// Why `driver_id` may not take the ride now, if it may not.
+    pub fn accept_refusal(&self, driver_id: &str, now_ms: i64) -> Option<AcceptFailure> {
+        if self.offer_of(driver_id).is_none() {
+            return Some(AcceptFailure::NotOffered);
+        }
+        match self.ride.status {
+            RideStatus::Searching => {}
+            RideStatus::Cancelled | RideStatus::Expired => return Some(AcceptFailure::RideClosed),
+            _ => return Some(AcceptFailure::RideTaken),
+        }
+        match self.live_lock(now_ms) {
+            Some(lock) if lock.driver_id != driver_id => Some(AcceptFailure::RideLocked),
+            _ => None,
+        }
+    }
+
+    /// `request_lock`: gives an offered driver `lock_ttl` in which only it may accept.
+    pub fn request_lock(
+        &mut self,
+        driver_id: &str,
+        settings: &DispatchSettings,
+        now_ms: i64,
+    ) -> Result<AcceptLock, AcceptFailure> {
+        if let Some(refusal) = self.accept_refusal(driver_id, now_ms) {
+            return Err(refusal);
+        }
+        let lock = AcceptLock { driver_id: driver_id.to_string(), expires_at: now_ms + settings.lock_ttl_ms };
+        self.lock = Some(lock.clone());
+        Ok(lock)
+    }
+
+    /// `accept_ride`: the first valid accept wins. The winner's profile is
+    /// given by the shell; `req_id` goes back on the winner's `ride_assigned`.
+    pub fn accept(
+        &mut self,
+        driver: AssignedDriver,
+        req_id: Option<String>,
+        now_ms: i64,
+    ) -> Result<Vec<Effect>, AcceptFailure> {
+        if let Some(refusal) = self.accept_refusal(&driver.id, now_ms) {
+            return Err(refusal);
+        }
+        let offer = self.offer_of(&driver.id).cloned().ok_or(AcceptFailure::NotOffered)?;
+        self.ride.status = RideStatus::Accepted;
+        self.ride.accepted_at = Some(now_ms);
+        self.ride.driver = Some(driver.clone());
+        self.lock = None;
+        self.round_expires_at = None;
+        let losers: Vec<DriverAddress> =
+            self.offers.iter().filter(|o| o.driver.driver_id != driver.id).map(|o| o.driver.clone()).collect();
+        let mut effects =
+            vec![Effect::SetBusy { driver: offer.driver.clone(), ride_id: self.ride.id.clone(), busy: true }];
+        effects.extend(self.publish(PassengerEvent::DriverAssigned { driver, location: Some(offer.location) }, now_ms));
+        effects.push(Effect::ToDrivers {
+            drivers: vec![offer.driver],
+            message: DriverOutbound::RideAssigned { ride: self.ride.clone() },
+            req_id,
+        });
+        if !losers.is_empty() {
+            let message = DriverOutbound::RideTaken { ride_id: self.ride.id.clone() };
+            effects.push(Effect::ToDrivers { drivers: losers, message, req_id: None });
+        }
+        Ok(effects)
+    }
+
+    /// The time the DO must next wake up for this ride, if any.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.round_expires_at.filter(|_| self.ride.status == RideStatus::Searching)
+    }
+
+    /// Whether the current round's time is up at `now_ms`.
+    pub fn round_timed_out(&self, now_ms: i64) -> bool {
+        self.next_deadline().is_some_and(|deadline| deadline <= now_ms)
+    }
+}

@@ -1,0 +1,333 @@
+//! The spatial index of one Region Durable Object's online drivers: updated
+//! on every location update, it answers nearest-driver queries without
+//! scanning every driver. Points live on the unit sphere in an R*-tree
+//! (rstar), where straight-line (chord) order is great-circle order.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rstar::primitives::GeomWithData;
+use rstar::RTree;
+use serde::{Deserialize, Serialize};
+
+use super::geo::{chord_to_m, unit_vector, LatLng};
+
+/// One online driver as the region knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexedDriver {
+    /// The driver's id.
+    pub id: String,
+    /// The last reported position.
+    pub location: LatLng,
+    /// Whether the driver said it takes offers.
+    pub available: bool,
+    /// Whether the driver has an active ride.
+    pub busy: bool,
+}
+
+/// A driver found by a nearest query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The driver's id.
+    pub driver_id: String,
+    /// The driver's last reported position.
+    pub location: LatLng,
+    /// Great-circle distance from the query point, in metres.
+    pub distance_m: f64,
+    /// Whether the driver may be offered a ride now (available and not busy).
+    pub available: bool,
+}
+
+/// Which drivers a nearest query lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eligibility {
+    /// Every online driver (a map of nearby drivers).
+    Any,
+    /// Only drivers that are available and not busy (an offer round).
+    OfferableOnly,
+}
+
+/// A point of the tree: a driver's position on the unit sphere and its id.
+type Point = GeomWithData<[f64; 3], String>;
+
+/// The online drivers of one region, by id and by position.
+#[derive(Default)]
+pub struct DriverIndex {
+    drivers: BTreeMap<String, IndexedDriver>,
+    tree: RTree<Point>,
+}
+
+impl DriverIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a driver's position and availability, keeping whether it is
+    /// busy if known (else not busy). A non-finite position is ignored.
+    pub fn upsert(&mut self, id: &str, location: LatLng, available: bool) {
+        if !location.lat.is_finite() || !location.lng.is_finite() {
+            return;
+        }
+        let busy = match self.drivers.get(id) {
+            Some(known) => {
+                let removed = self.tree.remove(&point(known));
+                debug_assert!(removed.is_some(), "every known driver has its point in the tree");
+                known.busy
+            }
+            None => false,
+        };
+        let driver = IndexedDriver { id: id.to_string(), location, available, busy };
+        self.tree.insert(point(&driver));
+        self.drivers.insert(driver.id.clone(), driver);
+    }
+
+    /// Sets whether a driver takes offers; `false` if the id is unknown.
+    pub fn set_available(&mut self, id: &str, available: bool) -> bool {
+        self.drivers.get_mut(id).map(|driver| driver.available = available).is_some()
+    }
+
+    /// Sets whether a driver has an active ride; `false` if the id is unknown.
+    pub fn set_busy(&mut self, id: &str, busy: bool) -> bool {
+        self.drivers.get_mut(id).map(|driver| driver.busy = busy).is_some()
+    }
+
+    /// Forgets a driver, returning what was known of it.
+    pub fn remove(&mut self, id: &str) -> Option<IndexedDriver> {
+        let driver = self.drivers.remove(id)?;
+        self.tree.remove(&point(&driver));
+        Some(driver)
+    }
+
+    /// What is known of a driver.
+    pub fn get(&self, id: &str) -> Option<&IndexedDriver> {
+        self.drivers.get(id)
+    }
+
+    /// How many drivers are indexed.
+    pub fn len(&self) -> usize {
+        self.drivers.len()
+    }
+
+    /// Whether no driver is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.drivers.is_empty()
+    }
+
+    /// Every indexed driver, in id order.
+    pub fn drivers(&self) -> impl Iterator<Item = &IndexedDriver> {
+        self.drivers.values()
+    }
+
+    /// At most `limit` drivers within `radius_m` (inclusive) of `at` that
+    /// pass `eligibility` and are not in `exclude`: nearest first, ties by id.
+    pub fn nearest(
+        &self,
+        at: LatLng,
+        radius_m: f64,
+        limit: usize,
+        eligibility: Eligibility,
+        exclude: &[String],
+    ) -> Vec<Candidate> {
+        if limit == 0 || radius_m.is_nan() || radius_m < 0.0 || !at.lat.is_finite() || !at.lng.is_finite() {
+            return Vec::new();
+        }
+        let excluded: HashSet<&str> = exclude.iter().map(String::as_str).collect();
+        let mut found: Vec<Candidate> = Vec::new();
+        for (entry, chord_2) in self.tree.nearest_neighbor_iter_with_distance_2(unit_vector(at)) {
+            let distance_m = chord_to_m(chord_2.sqrt());
+            if distance_m > radius_m {
+                break;
+            }
+            // Once `limit` are found, read on only for drivers tied with the last.
+            if found.len() >= limit && found.last().is_some_and(|last| distance_m > last.distance_m) {
+                break;
+            }
+            let Some(driver) = self.drivers.get(&entry.data) else { continue };
+            let offerable = driver.available && !driver.busy;
+            if excluded.contains(driver.id.as_str()) || (eligibility == Eligibility::OfferableOnly && !offerable) {
+                continue;
+            }
+            found.push(Candidate {
+                driver_id: driver.id.clone(),
+                location: driver.location,
+                distance_m,
+                available: offerable,
+            });
+        }
+        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then_with(|| a.driver_id.cmp(&b.driver_id)));
+        found.truncate(limit);
+        found
+    }
+}
+
+fn point(driver: &IndexedDriver) -> Point {
+    GeomWithData::new(unit_vector(driver.location), driver.id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::geo::{destination, distance_m};
+
+    const PICKUP: LatLng = LatLng { lat: -26.2041, lng: 28.0473 };
+
+    fn ids(found: &[Candidate]) -> Vec<&str> {
+        found.iter().map(|c| c.driver_id.as_str()).collect()
+    }
+
+    /// Drivers `d1`..`dn` due east of the pickup, `d{i}` at `i` km.
+    fn in_a_row(n: u32) -> DriverIndex {
+        let mut index = DriverIndex::new();
+        for i in 1..=n {
+            index.upsert(&format!("d{i}"), destination(PICKUP, 90.0, f64::from(i) * 1000.0), true);
+        }
+        index
+    }
+
+    #[test]
+    fn the_nearest_drivers_come_first_and_at_most_limit() {
+        let index = in_a_row(8);
+        let found = index.nearest(PICKUP, 10_000.0, 3, Eligibility::OfferableOnly, &[]);
+        assert_eq!(ids(&found), ["d1", "d2", "d3"]);
+        assert!((found[0].distance_m - 1000.0).abs() < 1e-6);
+        assert!(found.iter().all(|c| c.available));
+        assert!(index.nearest(PICKUP, 10_000.0, 0, Eligibility::Any, &[]).is_empty());
+    }
+
+    #[test]
+    fn drivers_at_the_same_distance_are_ordered_by_id() {
+        let mut index = in_a_row(1);
+        let rank = destination(PICKUP, 180.0, 2_000.0);
+        for id in ["c", "a", "e", "d", "b"] {
+            index.upsert(id, rank, true);
+        }
+        let found = index.nearest(PICKUP, 10_000.0, 3, Eligibility::Any, &[]);
+        assert_eq!(ids(&found), ["d1", "a", "b"]);
+    }
+
+    #[test]
+    fn a_driver_beyond_the_radius_is_not_a_candidate() {
+        let mut index = DriverIndex::new();
+        index.upsert("in", destination(PICKUP, 45.0, 9_900.0), true);
+        index.upsert("out", destination(PICKUP, 45.0, 10_100.0), true);
+        let found = index.nearest(PICKUP, 10_000.0, 5, Eligibility::Any, &[]);
+        assert_eq!(ids(&found), ["in"]);
+    }
+
+    #[test]
+    fn a_driver_exactly_at_the_radius_is_a_candidate() {
+        let mut index = DriverIndex::new();
+        index.upsert("edge", destination(PICKUP, 0.0, 5_000.0), true);
+        let radius_m = index.nearest(PICKUP, 1e9, 1, Eligibility::Any, &[])[0].distance_m;
+        assert_eq!(ids(&index.nearest(PICKUP, radius_m, 1, Eligibility::Any, &[])), ["edge"]);
+    }
+
+    #[test]
+    fn excluded_drivers_are_skipped_and_the_next_nearest_fills_in() {
+        let index = in_a_row(6);
+        let exclude = vec!["d1".to_string(), "d3".to_string()];
+        let found = index.nearest(PICKUP, 10_000.0, 3, Eligibility::OfferableOnly, &exclude);
+        assert_eq!(ids(&found), ["d2", "d4", "d5"]);
+    }
+
+    #[test]
+    fn busy_and_unavailable_drivers_are_offered_nothing_but_are_listed() {
+        let mut index = in_a_row(4);
+        assert!(index.set_busy("d1", true));
+        assert!(index.set_available("d2", false));
+        let offerable = index.nearest(PICKUP, 10_000.0, 5, Eligibility::OfferableOnly, &[]);
+        assert_eq!(ids(&offerable), ["d3", "d4"]);
+        let all = index.nearest(PICKUP, 10_000.0, 5, Eligibility::Any, &[]);
+        assert_eq!(ids(&all), ["d1", "d2", "d3", "d4"]);
+        assert_eq!(all.iter().map(|c| c.available).collect::<Vec<_>>(), [false, false, true, true]);
+    }
+
+    #[test]
+    fn a_location_update_keeps_a_busy_driver_busy() {
+        let mut index = in_a_row(1);
+        index.set_busy("d1", true);
+        index.upsert("d1", destination(PICKUP, 0.0, 500.0), true);
+        assert!(index.get("d1").unwrap().busy);
+        assert!(index.nearest(PICKUP, 10_000.0, 5, Eligibility::OfferableOnly, &[]).is_empty());
+    }
+
+    #[test]
+    fn updating_an_unknown_driver_reports_false() {
+        let mut index = DriverIndex::new();
+        assert!(!index.set_busy("ghost", true));
+        assert!(!index.set_available("ghost", true));
+        assert!(index.is_empty());
+    }
+
+    #[test]
+    fn a_moved_driver_is_found_at_its_new_position_not_its_old() {
+        let mut index = in_a_row(3);
+        index.upsert("d1", destination(PICKUP, 270.0, 50_000.0), true);
+        assert_eq!(index.len(), 3);
+        assert_eq!(ids(&index.nearest(PICKUP, 10_000.0, 5, Eligibility::Any, &[])), ["d2", "d3"]);
+        let far = destination(PICKUP, 270.0, 50_000.0);
+        assert_eq!(ids(&index.nearest(far, 100.0, 5, Eligibility::Any, &[])), ["d1"]);
+    }
+
+    #[test]
+    fn a_removed_driver_is_no_longer_found() {
+        let mut index = in_a_row(3);
+        let removed = index.remove("d2").unwrap();
+        assert_eq!(removed.id, "d2");
+        assert_eq!(index.remove("d2"), None);
+        assert_eq!(index.len(), 2);
+        assert_eq!(ids(&index.nearest(PICKUP, 10_000.0, 5, Eligibility::Any, &[])), ["d1", "d3"]);
+        assert_eq!(index.drivers().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["d1", "d3"]);
+    }
+
+    #[test]
+    fn a_non_finite_position_is_ignored() {
+        let mut index = DriverIndex::new();
+        index.upsert("d1", LatLng { lat: f64::NAN, lng: 0.0 }, true);
+        assert!(index.is_empty());
+        assert!(index.nearest(LatLng { lat: f64::NAN, lng: 0.0 }, 1e9, 5, Eligibility::Any, &[]).is_empty());
+    }
+
+    /// A 64-bit linear congruential generator (Knuth's MMIX constants).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn unit(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn the_index_answers_as_a_full_scan_would_over_10_000_drivers() {
+        let mut rng = Lcg(42);
+        let mut index = DriverIndex::new();
+        for i in 0..10_000 {
+            let at = LatLng { lat: -26.5 + rng.unit() * 0.6, lng: 27.7 + rng.unit() * 0.7 };
+            index.upsert(&format!("driver-{i:05}"), at, rng.unit() < 0.8);
+            if rng.unit() < 0.1 {
+                index.set_busy(&format!("driver-{i:05}"), true);
+            }
+        }
+        let exclude: Vec<String> = (0..10_000).step_by(7).map(|i| format!("driver-{i:05}")).collect();
+        let excluded: HashSet<&String> = exclude.iter().collect();
+        for query in 0..20 {
+            let at = LatLng { lat: -26.5 + rng.unit() * 0.6, lng: 27.7 + rng.unit() * 0.7 };
+            let eligibility = if query % 2 == 0 { Eligibility::OfferableOnly } else { Eligibility::Any };
+            let found = index.nearest(at, 10_000.0, 25, eligibility, &exclude);
+            let mut scan: Vec<(f64, &str)> = index
+                .drivers()
+                .filter(|d| eligibility == Eligibility::Any || (d.available && !d.busy))
+                .filter(|d| !excluded.contains(&d.id))
+                .map(|d| (distance_m(at, d.location), d.id.as_str()))
+                .filter(|(d, _)| *d <= 10_000.0)
+                .collect();
+            scan.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+            scan.truncate(25);
+            assert_eq!(ids(&found), scan.iter().map(|(_, id)| *id).collect::<Vec<_>>(), "query {query}");
+            for (c, (d, _)) in found.iter().zip(&scan) {
+                assert!((c.distance_m - d).abs() < 1e-6);
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The plumbing under the typed Durable Object calls: a JSON POST to a
+//! stub, a WebSocket hand-over, and reading the answer (an error the DO
+//! answered with is relayed unchanged).
+
+use serde::{de::DeserializeOwned, Serialize};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use crate::error::{AppError, ErrorStatus};
+
+/// The stub of the DO named `name` in namespace `binding`.
+pub fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, AppError> {
+    Ok(env.durable_object(binding)?.id_from_name(name)?.get_stub()?)
+}
+
+/// POSTs `body` as JSON to `path` of the DO and reads its JSON answer.
+pub async fn post_json<B: Serialize, R: DeserializeOwned>(stub: &Stub, path: &str, body: &B) -> Result<R, AppError> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
+    let request = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
+    let mut response = stub.fetch_with_request(request).await?;
+    read_json(&mut response).await
+}
+
+/// Hands a WebSocket upgrade to `path` of the DO, with `identity` in `header`.
+/// The DO's answer (101 with the socket, or an error) is returned as is.
+pub async fn upgrade<I: Serialize>(stub: &Stub, path: &str, header: &str, identity: &I) -> Result<Response, AppError> {
+    let headers = Headers::new();
+    headers.set("Upgrade", "websocket")?;
+    headers.set(header, &serde_json::to_string(identity)?)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
+    Ok(stub.fetch_with_request(request).await?)
+}
+
+/// Reads a DO's JSON answer; an error it answered with is relayed unchanged.
+pub async fn read_json<R: DeserializeOwned>(response: &mut Response) -> Result<R, AppError> {
+    let status = response.status_code();
+    let bytes = response.bytes().await?;
+    if (200..300).contains(&status) {
+        return Ok(serde_json::from_slice(&bytes)?);
+    }
+    Err(ErrorStatus::from_body(status, &bytes)
+        .map(AppError::Relayed)
+        .unwrap_or_else(|| AppError::Internal(format!("durable object answered {status} without an error body"))))
+}

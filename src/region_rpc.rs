@@ -1,0 +1,154 @@
+//! The typed calls to a Region Durable Object (`region/{h3 cell}`): from the
+//! Worker (driver and dispatch sockets, nearby queries) and from Ride DOs
+//! (candidates for a round, frames to deliver to drivers).
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use worker::{Env, Response};
+
+use crate::core::dispatch::CandidateQuery;
+use crate::core::driver_index::Candidate;
+use crate::core::geo::LatLng;
+use crate::do_http;
+use crate::error::AppError;
+
+/// The binding name of the Region DO namespace in wrangler.toml.
+pub const BINDING: &str = "REGIONS";
+/// Header carrying the verified identity of a socket being handed over.
+pub const CONNECT_HEADER: &str = "X-Ridewire-Connect";
+
+/// The name of the DO that owns region `cell`.
+pub fn object_name(cell: &str) -> String {
+    format!("region/{cell}")
+}
+
+/// A call a Region DO answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionCall {
+    /// Accept a driver's WebSocket (GET with `Upgrade: websocket`).
+    ConnectDriver,
+    /// The nearest offerable drivers for an offer round.
+    Candidates,
+    /// The nearest drivers, for `GET /v1/drivers/nearby`.
+    Nearby,
+    /// Frames to send to drivers, and busy marks to set.
+    Deliver,
+}
+
+impl RegionCall {
+    /// The internal path of the call.
+    pub fn path(self) -> &'static str {
+        match self {
+            RegionCall::ConnectDriver => "/connect/driver",
+            RegionCall::Candidates => "/candidates",
+            RegionCall::Nearby => "/nearby",
+            RegionCall::Deliver => "/deliver",
+        }
+    }
+
+    /// The call an internal path names.
+    pub fn from_path(path: &str) -> Option<RegionCall> {
+        [RegionCall::ConnectDriver, RegionCall::Candidates, RegionCall::Nearby, RegionCall::Deliver]
+            .into_iter()
+            .find(|call| call.path() == path)
+    }
+}
+
+/// A driver's identity handed to the region with its socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverConnect {
+    /// The driver's id (its token's `sub`).
+    pub driver_id: String,
+    /// Display name from the driver's profile.
+    pub name: String,
+    /// The token's `exp`, in seconds.
+    pub exp_s: i64,
+    /// The position the driver connected from.
+    pub location: LatLng,
+    /// The region's cell.
+    pub region: String,
+}
+
+/// Body of [`RegionCall::Nearby`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NearbyQuery {
+    /// Around where.
+    pub at: LatLng,
+    /// How far, in m.
+    pub radius_m: f64,
+    /// How many at most.
+    pub limit: u32,
+}
+
+/// A driver in a nearby answer: the candidate and its display name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NearbyDriver {
+    /// Position, distance and availability.
+    pub candidate: Candidate,
+    /// Display name.
+    pub name: String,
+}
+
+/// One frame for one driver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivery {
+    /// To whom.
+    pub driver_id: String,
+    /// The ride the frame is about.
+    pub ride_id: String,
+    /// The JSON text to send.
+    pub frame: String,
+    /// What the frame does to the driver's open offers and active ride.
+    pub kind: DeliveryKind,
+    /// For an offer: when it lapses.
+    pub expires_at: Option<i64>,
+}
+
+/// How a delivered frame changes what the region remembers for a driver
+/// (what is re-sent when it reconnects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    /// A new open offer.
+    Offer,
+    /// The offer is over (taken, cancelled, expired).
+    OfferClosed,
+    /// The driver's active ride (assigned or updated).
+    ActiveRide,
+    /// The active ride is over.
+    RideOver,
+    /// Nothing to remember.
+    Transient,
+}
+
+/// Body of [`RegionCall::Deliver`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeliverBatch {
+    /// Frames to send.
+    pub deliveries: Vec<Delivery>,
+    /// Drivers to mark busy with a ride (or free, with None).
+    pub busy: Vec<(String, Option<String>)>,
+}
+
+/// Sends `call` with a JSON `body` to region `cell` and reads the JSON answer.
+pub async fn call<B: Serialize, R: DeserializeOwned>(
+    env: &Env,
+    cell: &str,
+    call: RegionCall,
+    body: &B,
+) -> Result<R, AppError> {
+    do_http::post_json(&stub(env, cell)?, call.path(), body).await
+}
+
+/// Hands a driver's WebSocket upgrade over to its region, with its identity.
+pub async fn connect_driver(env: &Env, connect: &DriverConnect) -> Result<Response, AppError> {
+    do_http::upgrade(&stub(env, &connect.region)?, RegionCall::ConnectDriver.path(), CONNECT_HEADER, connect).await
+}
+
+/// Asks region `cell` for candidates of an offer round.
+pub async fn candidates(env: &Env, cell: &str, query: &CandidateQuery) -> Result<Vec<Candidate>, AppError> {
+    call(env, cell, RegionCall::Candidates, query).await
+}
+
+fn stub(env: &Env, cell: &str) -> Result<worker::Stub, AppError> {
+    do_http::stub(env, BINDING, &object_name(cell))
+}

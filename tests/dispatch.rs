@@ -1,0 +1,273 @@
+//! The dispatch rules of PROTOCOL.md, decided by the pure core with a fake
+//! clock: offer rounds, the accept lock and the exactly-once accept.
+
+use ridewire::core::dispatch::{DispatchSettings, DriverAddress, Effect, RoundCandidate};
+use ridewire::core::driver::Vehicle;
+use ridewire::core::driver_index::Candidate;
+use ridewire::core::geo::LatLng;
+use ridewire::core::identity::{Caller, Role};
+use ridewire::core::protocol::{AcceptFailure, DriverOutbound, PassengerEvent};
+use ridewire::core::ride::{AssignedDriver, RideRecord, RideStatus};
+use ridewire::core::ride_request::NewRide;
+
+const T0: i64 = 1_800_000_000_000;
+
+fn settings() -> DispatchSettings {
+    DispatchSettings { radius_km: 10.0, offer_batch: 5, offer_timeout_ms: 20_000, max_rounds: 3, lock_ttl_ms: 5_000 }
+}
+
+fn new_ride() -> RideRecord {
+    let body = br#"{"pickup":{"lat":-26.2041,"lng":28.0473},"dropoff":{"lat":-26.1076,"lng":28.0567}}"#;
+    let request = NewRide::from_json(body, Role::Passenger).unwrap();
+    let caller = Caller { sub: "pax-1".into(), role: Role::Passenger, name: Some("Ann".into()) };
+    RideRecord::create("ride_0123456789abcdef0123456789abcdef".into(), request, &caller, T0).0
+}
+
+fn candidates(ids: &[&str]) -> Vec<RoundCandidate> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, id)| RoundCandidate {
+            region: "85bc5a2ffffffff".into(),
+            candidate: Candidate {
+                driver_id: id.to_string(),
+                location: LatLng { lat: -26.2041 + 0.001 * i as f64, lng: 28.0473 },
+                distance_m: 100.0 * (i as f64 + 1.0),
+                available: true,
+            },
+        })
+        .collect()
+}
+
+fn profile(id: &str) -> AssignedDriver {
+    AssignedDriver {
+        id: id.into(),
+        name: format!("Driver {id}"),
+        phone: "+27825550100".into(),
+        vehicle: Vehicle { kind: "sedan".into(), registration: "CA 1".into() },
+        rating: Some(4.5),
+    }
+}
+
+fn offered_ids(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ToDrivers { drivers, message: DriverOutbound::RideOffer { .. }, .. } => Some(drivers.clone()),
+            _ => None,
+        })
+        .flatten()
+        .map(|d| d.driver_id)
+        .collect()
+}
+
+fn passenger_events(effects: &[Effect]) -> Vec<PassengerEvent> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Publish(sequenced) => Some(sequenced.event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_round_one(ids: &[&str]) -> RideRecord {
+    let mut record = new_ride();
+    record.start_round(candidates(ids), &settings(), T0);
+    record
+}
+
+#[test]
+fn a_round_offers_the_ride_to_at_most_the_batch_nearest_first() {
+    let mut record = new_ride();
+    let effects = record.start_round(candidates(&["d1", "d2", "d3", "d4", "d5", "d6", "d7"]), &settings(), T0);
+    assert_eq!(offered_ids(&effects), ["d1", "d2", "d3", "d4", "d5"]);
+    assert_eq!(record.ride.offer_round, 1);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::Searching { round: 1, drivers_notified: 5 }]);
+    assert!(effects.contains(&Effect::WakeAt(T0 + 20_000)));
+    assert_eq!(record.next_deadline(), Some(T0 + 20_000));
+}
+
+#[test]
+fn an_offer_carries_the_distance_to_pickup_and_its_expiry() {
+    let mut record = new_ride();
+    let effects = record.start_round(candidates(&["d1"]), &settings(), T0);
+    let offer = effects.iter().find_map(|e| match e {
+        Effect::ToDrivers { message: DriverOutbound::RideOffer { distance_to_pickup_m, expires_at, ride }, .. } => {
+            Some((*distance_to_pickup_m, *expires_at, ride.id.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(offer, Some((100.0, T0 + 20_000, record.ride.id.clone())));
+}
+
+#[test]
+fn the_next_round_asks_only_for_drivers_not_yet_offered() {
+    let record = with_round_one(&["d1", "d2"]);
+    let query = record.candidate_query(&settings()).unwrap();
+    assert_eq!(query.exclude, ["d1", "d2"]);
+    assert_eq!(query.limit, 5);
+    assert_eq!(query.radius_km, 10.0);
+}
+
+#[test]
+fn candidates_already_offered_are_never_offered_again() {
+    let mut record = with_round_one(&["d1", "d2"]);
+    let effects = record.start_round(candidates(&["d1", "d3"]), &settings(), T0 + 20_000);
+    assert_eq!(offered_ids(&effects), ["d3"]);
+    assert_eq!(record.ride.offer_round, 2);
+}
+
+#[test]
+fn a_ride_with_no_candidate_expires_with_no_drivers() {
+    let mut record = new_ride();
+    let effects = record.start_round(Vec::new(), &settings(), T0);
+    assert_eq!(record.ride.status, RideStatus::Expired);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::NoDrivers { rounds: 0 }]);
+    assert_eq!(record.next_deadline(), None);
+}
+
+#[test]
+fn after_the_last_round_the_ride_expires_and_offer_holders_hear_it() {
+    let mut record = new_ride();
+    let s = settings();
+    record.start_round(candidates(&["d1"]), &s, T0);
+    record.start_round(candidates(&["d2"]), &s, T0 + 20_000);
+    record.start_round(candidates(&["d3"]), &s, T0 + 40_000);
+    assert!(record.candidate_query(&s).is_none());
+    let effects = record.start_round(candidates(&["d4"]), &s, T0 + 60_000);
+    assert_eq!(record.ride.status, RideStatus::Expired);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::NoDrivers { rounds: 3 }]);
+    let cancelled: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ToDrivers { drivers, message: DriverOutbound::RideCancelled { reason, .. }, .. } => {
+                assert_eq!(reason, "expired");
+                Some(drivers.iter().map(|d| d.driver_id.clone()).collect::<Vec<_>>())
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(cancelled, ["d3"]);
+}
+
+#[test]
+fn the_first_accept_wins_and_everyone_concerned_is_told() {
+    let mut record = with_round_one(&["d1", "d2", "d3"]);
+    let effects = record.accept(profile("d2"), Some("req-9".into()), T0 + 1_000).unwrap();
+    assert_eq!(record.ride.status, RideStatus::Accepted);
+    assert_eq!(record.ride.accepted_at, Some(T0 + 1_000));
+    assert_eq!(record.ride.driver.as_ref().map(|d| d.id.as_str()), Some("d2"));
+    assert!(effects.contains(&Effect::SetBusy {
+        driver: DriverAddress { driver_id: "d2".into(), region: "85bc5a2ffffffff".into() },
+        ride_id: record.ride.id.clone(),
+        busy: true,
+    }));
+    let events = passenger_events(&effects);
+    assert!(matches!(&events[..], [PassengerEvent::DriverAssigned { driver, location: Some(_) }] if driver.id == "d2"));
+    let assigned = effects.iter().any(|e| {
+        matches!(e, Effect::ToDrivers { drivers, message: DriverOutbound::RideAssigned { .. }, req_id }
+            if drivers.len() == 1 && drivers[0].driver_id == "d2" && req_id.as_deref() == Some("req-9"))
+    });
+    assert!(assigned, "the winner gets ride_assigned with its req_id");
+    let taken: Vec<&str> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ToDrivers { drivers, message: DriverOutbound::RideTaken { .. }, .. } => Some(drivers),
+            _ => None,
+        })
+        .flatten()
+        .map(|d| d.driver_id.as_str())
+        .collect();
+    assert_eq!(taken, ["d1", "d3"]);
+    assert_eq!(record.next_deadline(), None, "no round timer once accepted");
+}
+
+#[test]
+fn fifty_accepts_in_one_turn_yield_exactly_one_winner() {
+    let ids: Vec<String> = (0..50).map(|i| format!("d{i:02}")).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut record = new_ride();
+    let s = DispatchSettings { offer_batch: 50, ..settings() };
+    record.start_round(candidates(&id_refs), &s, T0);
+    let outcomes: Vec<_> = ids.iter().map(|id| record.accept(profile(id), None, T0 + 500)).collect();
+    let winners = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(winners, 1);
+    assert!(outcomes[1..].iter().all(|o| matches!(o, Err(AcceptFailure::RideTaken))));
+    let assigned_events = outcomes
+        .iter()
+        .flatten()
+        .flat_map(|effects| passenger_events(effects))
+        .filter(|e| matches!(e, PassengerEvent::DriverAssigned { .. }))
+        .count();
+    assert_eq!(assigned_events, 1);
+}
+
+#[test]
+fn a_driver_never_offered_the_ride_may_not_accept_it() {
+    let mut record = with_round_one(&["d1"]);
+    assert_eq!(record.accept(profile("stranger"), None, T0).unwrap_err(), AcceptFailure::NotOffered);
+    record.accept(profile("d1"), None, T0).unwrap();
+    assert_eq!(record.accept(profile("stranger"), None, T0).unwrap_err(), AcceptFailure::NotOffered);
+}
+
+#[test]
+fn an_accept_after_the_ride_expired_is_ride_closed() {
+    let mut record = with_round_one(&["d1"]);
+    record.start_round(Vec::new(), &settings(), T0 + 20_000);
+    assert_eq!(record.ride.status, RideStatus::Expired);
+    assert_eq!(record.accept(profile("d1"), None, T0 + 20_001).unwrap_err(), AcceptFailure::RideClosed);
+}
+
+#[test]
+fn the_lock_holder_alone_may_accept_while_the_lock_holds() {
+    let mut record = with_round_one(&["d1", "d2"]);
+    let lock = record.request_lock("d1", &settings(), T0 + 1_000).unwrap();
+    assert_eq!(lock.expires_at, T0 + 6_000);
+    assert_eq!(record.request_lock("d2", &settings(), T0 + 2_000).unwrap_err(), AcceptFailure::RideLocked);
+    assert_eq!(record.accept(profile("d2"), None, T0 + 5_999).unwrap_err(), AcceptFailure::RideLocked);
+    assert!(record.accept(profile("d1"), None, T0 + 5_999).is_ok());
+}
+
+#[test]
+fn the_lock_lapses_by_itself_and_another_driver_may_then_take_it() {
+    let mut record = with_round_one(&["d1", "d2"]);
+    record.request_lock("d1", &settings(), T0).unwrap();
+    assert!(record.live_lock(T0 + 4_999).is_some());
+    assert!(record.live_lock(T0 + 5_000).is_none());
+    let lock = record.request_lock("d2", &settings(), T0 + 5_000).unwrap();
+    assert_eq!(lock.driver_id, "d2");
+    assert!(record.accept(profile("d2"), None, T0 + 5_001).is_ok());
+}
+
+#[test]
+fn the_holder_may_renew_its_own_lock() {
+    let mut record = with_round_one(&["d1"]);
+    record.request_lock("d1", &settings(), T0).unwrap();
+    let renewed = record.request_lock("d1", &settings(), T0 + 3_000).unwrap();
+    assert_eq!(renewed.expires_at, T0 + 8_000);
+}
+
+#[test]
+fn a_driver_not_offered_the_ride_cannot_lock_it() {
+    let mut record = with_round_one(&["d1"]);
+    assert_eq!(record.request_lock("d9", &settings(), T0).unwrap_err(), AcceptFailure::NotOffered);
+}
+
+#[test]
+fn event_numbers_run_without_gaps() {
+    let mut record = new_ride();
+    let mut seqs = vec![1];
+    for effect in record.start_round(candidates(&["d1"]), &settings(), T0) {
+        if let Effect::Publish(e) = effect {
+            seqs.push(e.seq);
+        }
+    }
+    for effect in record.accept(profile("d1"), None, T0).unwrap() {
+        if let Effect::Publish(e) = effect {
+            seqs.push(e.seq);
+        }
+    }
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(record.last_seq, 3);
+}
