@@ -18,7 +18,9 @@ use crate::core::socket_rules::{
     sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
 };
 use crate::error::AppError;
-use crate::region_rpc::{DeliverBatch, DriverConnect, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER};
+use crate::region_rpc::{
+    DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
+};
 
 /// Seconds between the heartbeats a driver app should send (`ping`).
 pub const HEARTBEAT_S: u32 = 30;
@@ -92,6 +94,10 @@ impl RegionDo {
                     })
                     .collect();
                 json(&named)
+            }
+            RegionCall::Driver => {
+                let lookup: DriverLookup = serde_json::from_slice(&req.bytes().await?)?;
+                json(&self.with_index(|index| index.get(&lookup.driver_id).cloned()))
             }
             RegionCall::Deliver => {
                 let batch: DeliverBatch = serde_json::from_slice(&req.bytes().await?)?;

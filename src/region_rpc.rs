@@ -32,6 +32,8 @@ pub enum RegionCall {
     Nearby,
     /// Frames to send to drivers, and busy marks to set.
     Deliver,
+    /// One driver's live state, if it is online here.
+    Driver,
 }
 
 impl RegionCall {
@@ -42,12 +44,13 @@ impl RegionCall {
             RegionCall::Candidates => "/candidates",
             RegionCall::Nearby => "/nearby",
             RegionCall::Deliver => "/deliver",
+            RegionCall::Driver => "/driver",
         }
     }
 
     /// The call an internal path names.
     pub fn from_path(path: &str) -> Option<RegionCall> {
-        [RegionCall::ConnectDriver, RegionCall::Candidates, RegionCall::Nearby, RegionCall::Deliver]
+        [RegionCall::ConnectDriver, RegionCall::Candidates, RegionCall::Nearby, RegionCall::Deliver, RegionCall::Driver]
             .into_iter()
             .find(|call| call.path() == path)
     }
@@ -86,6 +89,13 @@ pub struct NearbyDriver {
     pub candidate: Candidate,
     /// Display name.
     pub name: String,
+}
+
+/// Body of [`RegionCall::Driver`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverLookup {
+    /// Whom to look up.
+    pub driver_id: String,
 }
 
 /// One frame for one driver.

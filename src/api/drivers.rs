@@ -5,11 +5,13 @@ use worker::Response;
 
 use super::request::{json, RequestContext};
 use crate::core::driver::{Driver, DriverProfile};
+use crate::core::driver_index::IndexedDriver;
 use crate::core::geo::LatLng;
 use crate::core::identity::Role;
 use crate::core::ids;
 use crate::db;
 use crate::error::AppError;
+use crate::region_rpc::{self, DriverLookup, RegionCall};
 
 /// A driver as the API shows it: the profile and its live state.
 #[derive(Serialize)]
@@ -25,10 +27,22 @@ struct DriverView {
 }
 
 impl DriverView {
-    /// The view of a driver with no socket open. Driver sockets arrive with
-    /// the region Durable Objects; until a driver connects it is offline.
+    /// The view of a driver with no socket open.
     fn offline(driver: Driver) -> DriverView {
         DriverView { driver, online: false, available: false, location: None }
+    }
+
+    /// The view with the live state its region reports, if it is online.
+    fn live(driver: Driver, live: Option<IndexedDriver>) -> DriverView {
+        match live {
+            Some(live) => DriverView {
+                driver,
+                online: true,
+                available: live.available && !live.busy,
+                location: Some(live.location),
+            },
+            None => DriverView::offline(driver),
+        }
     }
 }
 
@@ -49,7 +63,14 @@ pub async fn get_driver(ctx: RequestContext, id: &str) -> Result<Response, AppEr
         return Err(AppError::forbidden("a driver may read only its own profile"));
     }
     let id = ids::driver_id(id)?;
-    let driver =
-        db::drivers::get(&ctx.db()?, &id).await?.ok_or_else(|| AppError::NotFound(format!("no driver {id}")))?;
-    json(200, &DriverView::offline(driver))
+    let db = ctx.db()?;
+    let driver = db::drivers::get(&db, &id).await?.ok_or_else(|| AppError::NotFound(format!("no driver {id}")))?;
+    let live = match db::drivers::last_region(&db, &id).await? {
+        Some(region) => {
+            let lookup = DriverLookup { driver_id: id.clone() };
+            region_rpc::call::<_, Option<IndexedDriver>>(&ctx.env, &region, RegionCall::Driver, &lookup).await?
+        }
+        None => None,
+    };
+    json(200, &DriverView::live(driver, live))
 }

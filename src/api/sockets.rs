@@ -26,6 +26,7 @@ pub async fn driver_socket(ctx: RequestContext) -> Result<Response, AppError> {
         ))
     })?;
     let region = region_of(at, ctx.config.region_res)?;
+    db::drivers::set_last_region(&ctx.db()?, &ctx.caller.sub, &region).await?;
     let connect = DriverConnect {
         driver_id: ctx.caller.sub.clone(),
         name: driver.profile.name,

@@ -64,6 +64,23 @@ pub async fn upsert(db: &D1Database, id: &str, profile: &DriverProfile, now_ms: 
     row.map(Driver::from).ok_or_else(|| AppError::Internal("driver upsert returned no row".into()))
 }
 
+/// Notes the region a driver's socket was handed to.
+pub async fn set_last_region(db: &D1Database, id: &str, region: &str) -> Result<(), AppError> {
+    db.prepare("UPDATE drivers SET last_region = ?2 WHERE id = ?1").bind(&[id.into(), region.into()])?.run().await?;
+    Ok(())
+}
+
+/// The region a driver last connected to, if any.
+pub async fn last_region(db: &D1Database, id: &str) -> Result<Option<String>, AppError> {
+    #[derive(Deserialize)]
+    struct Row {
+        last_region: Option<String>,
+    }
+    let row =
+        db.prepare("SELECT last_region FROM drivers WHERE id = ?1").bind(&[id.into()])?.first::<Row>(None).await?;
+    Ok(row.and_then(|r| r.last_region))
+}
+
 /// A driver's profile, if registered.
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<Driver>, AppError> {
     let row = db

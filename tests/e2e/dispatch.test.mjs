@@ -212,6 +212,48 @@ describe('dispatch', () => {
   });
 });
 
+describe('GET /v1/drivers/{id} while connected', () => {
+  test('shows online, availability and the last position', async () => {
+    const d0 = await api(worker, 'GET', '/v1/drivers/d0', { token: ops });
+    assert.equal(d0.status, 200, d0.text);
+    assert.equal(d0.body.online, true);
+    const at = offset(PICKUP, 0.5, 0);
+    assert.ok(Math.abs(d0.body.location.lat - at.lat) < 1e-9 && Math.abs(d0.body.location.lng - at.lng) < 1e-9);
+    assert.equal((await api(worker, 'GET', '/v1/drivers/d1', { token: token('driver', 'd1') })).body.available, false);
+    const busy = await api(worker, 'GET', `/v1/drivers/${drivers.winner}`, { token: ops });
+    assert.equal(busy.body.online, true);
+    assert.equal(busy.body.available, false, 'a driver with an active ride is not available');
+  });
+
+  test('a location_update moves the driver', async () => {
+    const to = offset(PICKUP, 0.7, 10);
+    drivers.get('d0').send({ type: 'location_update', lat: to.lat, lng: to.lng, heading: 10, speed: 8.5 });
+    drivers.get('d0').send({ type: 'ping', req_id: 'after-move' });
+    await drivers.get('d0').next((f) => f.type === 'pong' && f.req_id === 'after-move');
+    const d0 = await api(worker, 'GET', '/v1/drivers/d0', { token: ops });
+    assert.deepEqual(d0.body.location, to);
+  });
+
+  test('a driver whose sockets all closed is offline', async () => {
+    const put = await api(worker, 'PUT', '/v1/drivers/d-brief', {
+      token: ops,
+      body: { name: 'Brief', phone: '+27825550100', vehicle: { type: 'van', registration: 'GP 1' } },
+    });
+    assert.equal(put.status, 200);
+    const c = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${PICKUP.lat}&lng=${PICKUP.lng}`), { token: token('driver', 'd-brief') });
+    await c.next('connected');
+    assert.equal((await api(worker, 'GET', '/v1/drivers/d-brief', { token: ops })).body.online, true);
+    c.close();
+    await c.closedWith();
+    let online = true;
+    for (let i = 0; i < 50 && online; i++) {
+      online = (await api(worker, 'GET', '/v1/drivers/d-brief', { token: ops })).body.online;
+      if (online) await sleep(50);
+    }
+    assert.equal(online, false);
+  });
+});
+
 describe('GET /v1/drivers/nearby', () => {
   test('lists online drivers within the radius, nearest first, with availability', async () => {
     const res = await api(worker, 'GET', `/v1/drivers/nearby?lat=${PICKUP.lat}&lng=${PICKUP.lng}&radius_km=10`, { token: ops });
