@@ -6,7 +6,7 @@ use worker::WebSocket;
 use super::region::RegionDo;
 use super::region_sockets::{sockets_of, DriverSocket};
 use super::socket_reply::{error, reply};
-use crate::auth;
+use super::token_expiry;
 use crate::core::dispatch::AcceptLock;
 use crate::core::geo::LatLng;
 use crate::core::identity::Role;
@@ -111,23 +111,11 @@ async fn refresh_token(
     req: Option<&str>,
     now: i64,
 ) {
-    let Some(secret) = crate::api::lookup(region.env(), "JWT_SECRET") else {
-        return error(ws, "internal", "the server has no token secret", req);
-    };
-    match auth::verify(token, secret.as_bytes(), now.div_euclid(1000)) {
-        Ok(verified) if verified.caller.sub == socket.driver_id && verified.caller.role == Role::Driver => {
-            socket.exp_s = verified.expires_at_s;
-            if let Err(err) = socket.save(ws) {
-                return internal(ws, &err, req);
-            }
-            if let Err(err) = super::token_expiry::schedule(region.state(), socket.exp_s).await {
-                worker::console_error!("could not reschedule token expiry: {err}");
-            }
-            let frame =
-                serde_json::json!({ "type": "token_refreshed", "expires_at": socket.exp_s.saturating_mul(1000) });
-            reply(ws, &frame, req);
+    let holder = token_expiry::holder(&socket.driver_id, Role::Driver);
+    if let Some(exp_s) = token_expiry::refresh(region.env(), region.state(), ws, holder, token, now, req).await {
+        socket.exp_s = exp_s;
+        if let Err(err) = socket.save(ws) {
+            worker::console_error!("saving a refreshed driver token failed: {err}");
         }
-        Ok(_) => error(ws, "unauthorized", "the new token must be for the same sub and role", req),
-        Err(err) => error(ws, "unauthorized", &err.to_string(), req),
     }
 }

@@ -8,7 +8,7 @@ use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncoming
 use super::ride::RideDo;
 use super::ride_effects::event_key;
 use super::socket_reply::{error, frame_error, frame_text, rate_limited, reply, socket_id};
-use crate::auth;
+use super::token_expiry;
 use crate::core::identity::Role;
 use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
@@ -155,23 +155,11 @@ pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomin
 }
 
 async fn refresh(ride: &RideDo, ws: &WebSocket, mut socket: RiderSocket, token: &str, req: Option<&str>, now: i64) {
-    let Some(secret) = crate::api::lookup(ride.env(), "JWT_SECRET") else {
-        return error(ws, "internal", "the server has no token secret", req);
-    };
-    match auth::verify(token, secret.as_bytes(), now.div_euclid(1000)) {
-        Ok(verified) if verified.caller.sub == socket.sub && verified.caller.role == socket.role => {
-            socket.exp_s = verified.expires_at_s;
-            if socket.save(ws).is_err() {
-                return error(ws, "internal", "could not refresh the token", req);
-            }
-            if let Err(err) = super::token_expiry::schedule(ride.state(), socket.exp_s).await {
-                worker::console_error!("could not reschedule token expiry: {err}");
-            }
-            let frame =
-                serde_json::json!({ "type": "token_refreshed", "expires_at": socket.exp_s.saturating_mul(1000) });
-            reply(ws, &frame, req);
+    let holder = token_expiry::holder(&socket.sub, socket.role);
+    if let Some(exp_s) = token_expiry::refresh(ride.env(), ride.state(), ws, holder, token, now, req).await {
+        socket.exp_s = exp_s;
+        if let Err(err) = socket.save(ws) {
+            worker::console_error!("saving a refreshed rider token failed: {err}");
         }
-        Ok(_) => error(ws, "unauthorized", "the new token must be for the same sub and role", req),
-        Err(err) => error(ws, "unauthorized", &err.to_string(), req),
     }
 }

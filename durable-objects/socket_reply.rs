@@ -4,7 +4,7 @@
 use serde::Serialize;
 use worker::{WebSocket, WebSocketIncomingMessage};
 
-use crate::core::protocol::{to_frame, FrameError, MAX_FRAME_BYTES};
+use crate::core::protocol::{error_frame, to_frame, FrameError, MAX_FRAME_BYTES};
 use crate::core::socket_rules::CLOSE_TOO_LARGE;
 use crate::error::AppError;
 
@@ -15,11 +15,7 @@ pub fn reply<T: Serialize>(ws: &WebSocket, message: &T, req_id: Option<&str>) {
 
 /// Sends a protocol `error` frame.
 pub fn error(ws: &WebSocket, code: &str, message: &str, req_id: Option<&str>) {
-    let mut frame = serde_json::json!({ "type": "error", "code": code, "message": message });
-    if let Some(req_id) = req_id {
-        frame["req_id"] = req_id.into();
-    }
-    send_text(ws, &frame.to_string());
+    send_text(ws, &error_frame(code, message, req_id));
 }
 
 /// Tells a client its frames are being dropped.

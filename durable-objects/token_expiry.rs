@@ -2,10 +2,14 @@
 //! server sends `token_expired` and closes with 4001, unless the client
 //! refreshed it. Driven by the DO's one alarm.
 
-use worker::State;
+use worker::js_sys::Date;
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, ScheduledTime, State, WebSocket};
 
-use crate::core::protocol::to_frame;
-use crate::core::socket_rules::CLOSE_TOKEN_EXPIRED;
+use crate::auth;
+use crate::core::identity::{Caller, Role};
+use crate::core::protocol::{to_frame, DriverOutbound};
+use crate::core::socket_rules::{refresh_allowed, token_deadline_ms, token_expired, CLOSE_TOKEN_EXPIRED};
 use crate::error::AppError;
 
 /// The `exp_s` of a socket's attachment, whatever kind of socket it is.
@@ -23,13 +27,55 @@ pub async fn wake_by(state: &State, at_ms: i64) -> Result<(), AppError> {
 pub async fn wake_by_storage(storage: &worker::Storage, at_ms: i64) -> Result<(), AppError> {
     match storage.get_alarm().await? {
         Some(current) if current <= at_ms => Ok(()),
-        _ => Ok(storage.set_alarm(at_ms).await?),
+        // An absolute time: `set_alarm(i64)` would take the number as an offset from now.
+        _ => Ok(storage.set_alarm(ScheduledTime::new(Date::new(&JsValue::from_f64(at_ms as f64)))).await?),
     }
 }
 
 /// Makes sure the alarm rings when a token of `exp_s` expires.
 pub async fn schedule(state: &State, exp_s: i64) -> Result<(), AppError> {
-    wake_by(state, exp_s.saturating_mul(1000)).await
+    wake_by(state, token_deadline_ms(exp_s)).await
+}
+
+/// `refresh_token` on a socket of `sub` and `role`: the new token's `exp`
+/// (alarm rescheduled, `token_refreshed` sent), or an `unauthorized` error
+/// frame, the socket keeping its old token.
+pub async fn refresh(
+    env: &Env,
+    state: &State,
+    ws: &WebSocket,
+    holder: Caller,
+    token: &str,
+    now_ms: i64,
+    req: Option<&str>,
+) -> Option<i64> {
+    let Some(secret) = crate::api::lookup(env, "JWT_SECRET") else {
+        super::socket_reply::error(ws, "internal", "the server has no token secret", req);
+        return None;
+    };
+    let verified = match auth::verify(token, secret.as_bytes(), now_ms.div_euclid(1000)) {
+        Ok(verified) if refresh_allowed(&holder, &verified.caller) => verified,
+        Ok(_) => {
+            super::socket_reply::error(ws, "unauthorized", "the new token must be for the same sub and role", req);
+            return None;
+        }
+        Err(err) => {
+            super::socket_reply::error(ws, "unauthorized", &err.to_string(), req);
+            return None;
+        }
+    };
+    if let Err(err) = schedule(state, verified.expires_at_s).await {
+        worker::console_error!("could not reschedule token expiry: {err}");
+    }
+    let frame =
+        serde_json::json!({ "type": "token_refreshed", "expires_at": token_deadline_ms(verified.expires_at_s) });
+    super::socket_reply::reply(ws, &frame, req);
+    Some(verified.expires_at_s)
+}
+
+/// A socket holder as a caller, for [`refresh`].
+pub fn holder(sub: &str, role: Role) -> Caller {
+    Caller { sub: sub.to_string(), role, name: None }
 }
 
 /// Closes every socket whose token has expired; returns the next expiry (ms).
@@ -37,9 +83,9 @@ pub async fn close_expired(state: &State, now_ms: i64) -> Option<i64> {
     let mut next: Option<i64> = None;
     for ws in state.get_websockets() {
         let Some(exp) = exp_s(&ws) else { continue };
-        let exp_ms = exp.saturating_mul(1000);
-        if exp_ms <= now_ms {
-            let _ = ws.send_with_str(to_frame(&serde_json::json!({ "type": "token_expired" }), None));
+        let exp_ms = token_deadline_ms(exp);
+        if token_expired(exp, now_ms) {
+            let _ = ws.send_with_str(to_frame(&DriverOutbound::TokenExpired, None));
             let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
         } else {
             next = Some(next.map_or(exp_ms, |n| n.min(exp_ms)));

@@ -152,6 +152,27 @@ fn after_the_last_round_the_ride_expires_and_offer_holders_hear_it() {
 }
 
 #[test]
+fn when_the_last_round_times_out_the_ride_expires_without_asking_for_candidates() {
+    let s = DispatchSettings { max_rounds: 1, ..settings() };
+    let mut record = new_ride();
+    record.start_round(candidates(&["d1"]), &s, T0);
+    assert!(!record.round_timed_out(T0 + 19_999));
+    assert!(record.round_timed_out(T0 + 20_000));
+    assert!(record.candidate_query(&s).is_none(), "no more rounds");
+    let effects = record.start_round(Vec::new(), &s, T0 + 20_000);
+    assert_eq!(record.ride.status, RideStatus::Expired);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::NoDrivers { rounds: 1 }]);
+}
+
+#[test]
+fn a_round_started_after_the_ride_left_searching_does_nothing() {
+    let mut record = with_round_one(&["d1"]);
+    record.accept(profile("d1"), None, T0).unwrap();
+    assert!(record.start_round(candidates(&["d2"]), &settings(), T0 + 20_000).is_empty());
+    assert_eq!(record.ride.status, RideStatus::Accepted);
+}
+
+#[test]
 fn the_first_accept_wins_and_everyone_concerned_is_told() {
     let mut record = with_round_one(&["d1", "d2", "d3"]);
     let effects = record.accept(profile("d2"), Some("req-9".into()), T0 + 1_000).unwrap();

@@ -136,7 +136,9 @@ impl RideRecord {
 
     /// Starts the next round with the merged, nearest-first candidates (the
     /// regions' answers to [`Self::candidate_query`]); with none left, or
-    /// past the last round, the ride expires.
+    /// past the last round, the ride expires. When `candidate_query` is None
+    /// the shell calls this with no candidates, so a timed-out last round
+    /// expires the ride.
     pub fn start_round(
         &mut self,
         candidates: Vec<RoundCandidate>,

@@ -75,12 +75,19 @@ export class Client {
     });
   }
 
-  /** Resolves with {code, reason} once the server closes the socket. */
+  /**
+   * Resolves with {code, reason} once the server's close frame has arrived. The close frame is
+   * what tells an app why; the local runtime may hold the TCP connection a few seconds more
+   * before `ws` fires 'close', so this reads ws's record of the received frame (`_closeCode`).
+   */
   async closedWith(ms = 5000) {
     const start = Date.now();
-    while (!this.closed && Date.now() - start < ms) await new Promise((r) => setTimeout(r, 20));
-    if (!this.closed) throw new Error('socket still open');
-    return this.closed;
+    const received = () =>
+      this.closed ?? (this.ws._closeFrameReceived ? { code: this.ws._closeCode, reason: String(this.ws._closeMessage ?? '') } : null);
+    while (!received() && Date.now() - start < ms) await new Promise((r) => setTimeout(r, 20));
+    const closed = received();
+    if (!closed) throw new Error('socket still open');
+    return closed;
   }
 
   close() {
