@@ -10,13 +10,11 @@ use worker::{
 };
 
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
-use super::socket_reply::{reply, socket_id};
+use super::socket_reply::{evict_oldest, reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
 use crate::core::protocol::{parse_frame, DriverInbound, DriverOutbound};
-use crate::core::socket_rules::{
-    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
-};
+use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
 use crate::error::AppError;
 use crate::region_rpc::{
     DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
@@ -135,7 +133,8 @@ impl RegionDo {
             limiter: RateLimiter::new(now),
         };
         socket.save(&pair.server)?;
-        evict_extra_sockets(&socket.socket_id, now, &others);
+        let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
+        evict_oldest(&open);
         self.with_index(|index| {
             index.upsert(&connect.driver_id, connect.location, available);
             index.set_busy(&connect.driver_id, memo.busy_ride.is_some());
@@ -218,17 +217,6 @@ impl RegionDo {
     /// The DO's bindings.
     pub(crate) fn env(&self) -> &Env {
         &self.env
-    }
-}
-
-/// At most five sockets per driver: the oldest beyond that are closed with 4002.
-fn evict_extra_sockets(new_id: &str, now: i64, others: &[(WebSocket, DriverSocket)]) {
-    let mut open: Vec<(String, i64)> = others.iter().map(|(_, s)| (s.socket_id.clone(), s.opened_at)).collect();
-    open.push((new_id.to_string(), now));
-    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB) {
-        if let Some((ws, _)) = others.iter().find(|(_, s)| s.socket_id == evicted) {
-            sockets::close(ws, CLOSE_REPLACED, "replaced by a newer connection");
-        }
     }
 }
 

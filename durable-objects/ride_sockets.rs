@@ -7,14 +7,12 @@ use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncoming
 
 use super::ride::RideDo;
 use super::ride_effects::event_key;
-use super::socket_reply::{error, frame_error, frame_text, rate_limited, reply, socket_id};
+use super::socket_reply::{error, evict_oldest, frame_error, frame_text, rate_limited, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::Role;
 use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
-use crate::core::socket_rules::{
-    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
-};
+use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
 use crate::error::AppError;
 use crate::ride_rpc::{RiderConnect, CONNECT_HEADER};
 
@@ -74,13 +72,8 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
         limiter: RateLimiter::new(now),
     };
     socket.save(&pair.server)?;
-    let mut open: Vec<(String, i64)> = others.iter().map(|(_, s)| (s.socket_id.clone(), s.opened_at)).collect();
-    open.push((socket.socket_id.clone(), now));
-    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB) {
-        if let Some((ws, _)) = others.iter().find(|(_, s)| s.socket_id == evicted) {
-            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
-        }
-    }
+    let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
+    evict_oldest(&open);
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,
