@@ -131,6 +131,7 @@ impl RegionDo {
             available,
             busy_ride: memo.busy_ride.clone(),
             limiter: RateLimiter::new(now),
+            relayed_at: 0,
         };
         socket.save(&pair.server)?;
         let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();

@@ -9,11 +9,14 @@ use super::socket_reply::{error, reply};
 use super::token_expiry;
 use crate::core::dispatch::AcceptLock;
 use crate::core::geo::LatLng;
-use crate::core::identity::Role;
+use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{AcceptFailure, DriverInbound, DriverOutbound};
 use crate::core::ride::Ride;
 use crate::error::AppError;
-use crate::ride_rpc::{self, DriverRideCommand, RideCall};
+use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide};
+
+/// The least time between two positions relayed to a ride socket.
+const RELAY_INTERVAL_MS: i64 = 1_000;
 
 /// Handles one parsed message from a driver.
 pub async fn handle(
@@ -27,11 +30,26 @@ pub async fn handle(
     let req = req_id.as_deref();
     match message {
         DriverInbound::Ping => reply(ws, &DriverOutbound::Pong { ts: now }, req),
-        DriverInbound::LocationUpdate { lat, lng, .. } => location_update(region, ws, socket, LatLng { lat, lng }, now),
+        DriverInbound::LocationUpdate { lat, lng, heading, .. } => {
+            location_update(region, ws, socket, LatLng { lat, lng }, heading, now).await
+        }
         DriverInbound::SetAvailable { available } => set_available(region, &socket.driver_id, available),
         DriverInbound::RequestLock { ride_id } => request_lock(region, ws, &socket.driver_id, ride_id, req_id).await,
         DriverInbound::AcceptRide { ride_id } => accept_ride(region, ws, &socket.driver_id, ride_id, req_id).await,
         DriverInbound::RefreshToken { token } => refresh_token(region, ws, socket, &token, req, now).await,
+        DriverInbound::DeclineRide { ride_id } => {
+            let command = DriverRideCommand { driver_id: socket.driver_id.clone(), req_id: req_id.clone() };
+            forward(region, ws, &ride_id, RideCall::Decline, &command, req).await;
+        }
+        DriverInbound::RideStatus { ride_id, status } => {
+            let command = StepRide { driver_id: socket.driver_id.clone(), step: status, req_id: req_id.clone() };
+            forward(region, ws, &ride_id, RideCall::Step, &command, req).await;
+        }
+        DriverInbound::CancelRide { ride_id, reason } => {
+            let caller = Caller { sub: socket.driver_id.clone(), role: Role::Driver, name: None };
+            let command = CancelRide { caller, reason, req_id: req_id.clone() };
+            forward(region, ws, &ride_id, RideCall::Cancel, &command, req).await;
+        }
         other => {
             let message = format!("{} is not supported by this server version yet", other.kind());
             error(ws, "unsupported", &message, req);
@@ -39,13 +57,54 @@ pub async fn handle(
     }
 }
 
-fn location_update(region: &RegionDo, ws: &WebSocket, mut socket: DriverSocket, at: LatLng, now: i64) {
+/// Moves the driver in the index; while it has an active ride, relays the
+/// position to the ride's DO at most once a second.
+async fn location_update(
+    region: &RegionDo,
+    ws: &WebSocket,
+    mut socket: DriverSocket,
+    at: LatLng,
+    heading: Option<f64>,
+    now: i64,
+) {
     socket.location = at;
     socket.location_at = now;
+    let relay = socket.busy_ride.clone().filter(|_| now - socket.relayed_at >= RELAY_INTERVAL_MS);
+    if relay.is_some() {
+        socket.relayed_at = now;
+    }
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a driver location failed: {err}");
     }
     region.with_index(|index| index.upsert(&socket.driver_id, at, socket.available));
+    if let Some(ride_id) = relay {
+        let position = DriverPosition { driver_id: socket.driver_id.clone(), location: at, heading };
+        let relayed: Result<serde_json::Value, AppError> =
+            ride_rpc::call_empty(region.env(), &ride_id, RideCall::Location, &position).await;
+        if let Err(err) = relayed {
+            worker::console_error!("relaying a driver location to {ride_id} failed: {err}");
+        }
+    }
+}
+
+/// Sends a driver's ride command to the ride's DO; success is announced by
+/// the ride's DO itself, a refusal is answered here as an `error` frame.
+async fn forward<B: serde::Serialize>(
+    region: &RegionDo,
+    ws: &WebSocket,
+    ride_id: &str,
+    call: RideCall,
+    body: &B,
+    req: Option<&str>,
+) {
+    let answer: Result<serde_json::Value, AppError> = ride_rpc::call_empty(region.env(), ride_id, call, body).await;
+    if let Err(err) = answer {
+        let status = err.status();
+        if status.status >= 500 {
+            return internal(ws, &err, req);
+        }
+        error(ws, &status.code, &status.message, req);
+    }
 }
 
 fn set_available(region: &RegionDo, driver_id: &str, available: bool) {

@@ -40,6 +40,9 @@ pub struct DriverSocket {
     pub busy_ride: Option<String>,
     /// The socket's message rate limiter.
     pub limiter: RateLimiter,
+    /// When this socket's position was last relayed to its active ride.
+    #[serde(default)]
+    pub relayed_at: i64,
 }
 
 impl DriverSocket {

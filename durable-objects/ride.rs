@@ -10,15 +10,20 @@ use worker::{
 
 use super::ride_effects::EffectRunner;
 use crate::config::Config;
-use crate::core::protocol::AcceptFailure;
-use crate::core::ride::{AssignedDriver, RideRecord};
+use crate::core::lifecycle::StepError;
+use crate::core::protocol::{to_frame, AcceptFailure, RideOutbound};
+use crate::core::ride::{AssignedDriver, Ride, RideRecord};
 use crate::core::ride_access::can_view;
 use crate::db;
 use crate::error::AppError;
-use crate::ride_rpc::{CreateRide, CreatedRide, DriverRideCommand, RideCall, ViewRide};
+use crate::ride_rpc::{
+    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, RideCall, StepRide, ViewRide,
+};
 
 /// Storage key of the ride record.
 pub const RIDE_KEY: &str = "ride";
+/// Storage key of the latest `driver_location` frame.
+pub const LOCATION_KEY: &str = "driver_location";
 
 /// The Durable Object of one ride.
 #[worker::durable_object]
@@ -73,6 +78,13 @@ impl RideDo {
             RideCall::View => self.view(serde_json::from_slice(&body)?).await,
             RideCall::Accept => self.accept(serde_json::from_slice(&body)?).await,
             RideCall::Lock => self.lock(serde_json::from_slice(&body)?).await,
+            RideCall::Decline => self.decline(serde_json::from_slice(&body)?).await,
+            RideCall::Cancel => {
+                let ride = self.cancel(serde_json::from_slice(&body)?).await?;
+                json(200, &ride)
+            }
+            RideCall::Step => self.step(serde_json::from_slice(&body)?).await,
+            RideCall::Location => self.relay_location(serde_json::from_slice(&body)?).await,
             RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
     }
@@ -120,6 +132,56 @@ impl RideDo {
         let effects = self.change(|record| record.accept(profile, cmd.req_id.clone(), now_ms()))?.map_err(refused)?;
         self.runner().run(effects).await?;
         json(200, &self.current()?.ride)
+    }
+
+    /// `decline_ride` / `POST /decline`; a round everyone declined moves on at once.
+    async fn decline(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
+        self.load().await?.ok_or_else(no_such_ride)?;
+        let effects = self.change(|record| record.decline(&cmd.driver_id, now_ms()))?.map_err(step_refused)?;
+        if self.runner().run(effects).await? {
+            super::ride_dispatch::run_round(self).await?;
+        }
+        Ok(Response::empty()?.with_status(204))
+    }
+
+    /// Cancels the ride for whoever may; strangers are told it does not exist.
+    pub(crate) async fn cancel(&self, cmd: CancelRide) -> std::result::Result<Ride, AppError> {
+        let record = self.load().await?.ok_or_else(no_such_ride)?;
+        if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
+            return Err(no_such_ride());
+        }
+        let effects =
+            self.change(|record| record.cancel(&cmd.caller, cmd.reason.clone(), cmd.req_id.clone(), now_ms()))?;
+        self.runner().run(effects.map_err(step_refused)?).await?;
+        Ok(self.current()?.ride)
+    }
+
+    /// `ride_status` / `POST /arrived|/start|/complete` by the assigned driver.
+    async fn step(&self, cmd: StepRide) -> std::result::Result<Response, AppError> {
+        self.load().await?.ok_or_else(no_such_ride)?;
+        let effects = self.change(|record| record.step(&cmd.driver_id, cmd.step, cmd.req_id.clone(), now_ms()))?;
+        self.runner().run(effects.map_err(step_refused)?).await?;
+        json(200, &self.current()?.ride)
+    }
+
+    /// The assigned driver's position reaches the ride sockets (the region
+    /// throttles it to once a second); the latest is kept for resumes.
+    async fn relay_location(&self, position: DriverPosition) -> std::result::Result<Response, AppError> {
+        let record = self.load().await?.ok_or_else(no_such_ride)?;
+        if !record.relays_location_of(&position.driver_id) {
+            return Ok(Response::empty()?.with_status(204));
+        }
+        let frame = to_frame(
+            &RideOutbound::DriverLocation {
+                lat: position.location.lat,
+                lng: position.location.lng,
+                heading: position.heading,
+            },
+            None,
+        );
+        self.state.storage().put(LOCATION_KEY, frame.clone()).await?;
+        super::ride_sockets::broadcast(&self.state, &frame);
+        Ok(Response::empty()?.with_status(204))
     }
 
     async fn on_alarm(&self) -> std::result::Result<(), AppError> {
@@ -194,6 +256,17 @@ impl RideDo {
 
     pub(crate) fn env(&self) -> &Env {
         &self.env
+    }
+}
+
+/// The HTTP error of a refused lifecycle step.
+fn step_refused(err: StepError) -> AppError {
+    match err {
+        StepError::Forbidden(message) => AppError::forbidden(message),
+        StepError::InvalidTransition { .. } => {
+            AppError::Conflict { code: "invalid_transition", message: err.to_string() }
+        }
+        StepError::Refused(failure) => refused(failure),
     }
 }
 

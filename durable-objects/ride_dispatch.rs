@@ -22,7 +22,8 @@ pub async fn run_round(ride: &RideDo) -> Result<(), AppError> {
         None => Vec::new(),
     };
     let effects = ride.change(|record| record.start_round(round, &settings, now_ms()))?;
-    ride.runner().run(effects).await
+    ride.runner().run(effects).await?;
+    Ok(())
 }
 
 /// The merged, nearest-first answers of every region within the radius.

@@ -34,8 +34,9 @@ impl<'a> EffectRunner<'a> {
         D1Outbox::new(self.ride.state().storage(), self.ride.env())
     }
 
-    /// Persists the record with `effects`' events and D1 changes, then announces.
-    pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
+    /// Persists the record with `effects`' events and D1 changes, then
+    /// announces. Returns whether the core asked for the next round now.
+    pub async fn run(&self, effects: Vec<Effect>) -> Result<bool, AppError> {
         let record = self.ride.current()?;
         let mut entries = vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)];
         let mut changes = Vec::new();
@@ -50,6 +51,7 @@ impl<'a> EffectRunner<'a> {
         outbox.commit(entries, changes).await?;
         let mut batches: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
+        let mut next_round = false;
         for effect in effects {
             match effect {
                 Effect::Publish(event) => super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None)),
@@ -71,6 +73,7 @@ impl<'a> EffectRunner<'a> {
                 }
                 Effect::Record(_) => {}
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
+                Effect::StartNextRound => next_round = true,
             }
         }
         self.deliver(batches).await;
@@ -78,7 +81,7 @@ impl<'a> EffectRunner<'a> {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
         outbox.flush_or_retry_at(super::ride::now_ms()).await;
-        Ok(())
+        Ok(next_round)
     }
 
     /// Sends each region its batch, concurrently; a failure is logged.
@@ -107,6 +110,7 @@ fn delivery_kind(message: &DriverOutbound) -> (DeliveryKind, Option<i64>) {
     match message {
         DriverOutbound::RideOffer { expires_at, .. } => (DeliveryKind::Offer, Some(*expires_at)),
         DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => (DeliveryKind::OfferClosed, None),
+        DriverOutbound::RideUpdated { ride } if ride.status.is_final() => (DeliveryKind::RideOver, None),
         DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => (DeliveryKind::ActiveRide, None),
         _ => (DeliveryKind::Transient, None),
     }

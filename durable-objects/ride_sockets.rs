@@ -5,16 +5,16 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use super::ride::RideDo;
+use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
 use super::socket_reply::{error, evict_oldest, frame_error, frame_text, rate_limited, reply, socket_id};
 use super::token_expiry;
-use crate::core::identity::Role;
+use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
 use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
 use crate::error::AppError;
-use crate::ride_rpc::{RiderConnect, CONNECT_HEADER};
+use crate::ride_rpc::{CancelRide, RiderConnect, CONNECT_HEADER};
 
 /// Tag of every rider socket of the ride.
 const RIDER_TAG: &str = "rider";
@@ -83,6 +83,11 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     if let Some(after) = connect.last_seq {
         replay(state, &pair.server, after).await?;
     }
+    if record.ride.driver.is_some() && !record.ride.status.is_final() {
+        if let Some(latest) = state.storage().get::<String>(LOCATION_KEY).await? {
+            super::region_sockets::send(&pair.server, &latest);
+        }
+    }
     super::token_expiry::schedule(state, connect.exp_s).await?;
     Ok(Response::from_websocket(pair.client)?)
 }
@@ -141,8 +146,13 @@ pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomin
     match inbound.message {
         PassengerInbound::Ping => reply(ws, &RideOutbound::Pong { ts: now }, req),
         PassengerInbound::RefreshToken { token } => refresh(ride, ws, socket, &token, req, now).await,
-        PassengerInbound::CancelRide { .. } => {
-            error(ws, "unsupported", "cancel_ride is not supported by this server version yet", req)
+        PassengerInbound::CancelRide { reason } => {
+            let caller = Caller { sub: socket.sub.clone(), role: socket.role, name: None };
+            let cancel = CancelRide { caller, reason, req_id: inbound.req_id.clone() };
+            if let Err(err) = ride.cancel(cancel).await {
+                let status = err.status();
+                error(ws, &status.code, &status.message, req);
+            }
         }
     }
 }

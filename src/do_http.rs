@@ -15,11 +15,7 @@ pub fn stub(env: &Env, binding: &str, name: &str) -> Result<Stub, AppError> {
 
 /// POSTs `body` as JSON to `path` of the DO and reads its JSON answer.
 pub async fn post_json<B: Serialize, R: DeserializeOwned>(stub: &Stub, path: &str, body: &B) -> Result<R, AppError> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
-    let request = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
-    let mut response = stub.fetch_with_request(request).await?;
-    read_json(&mut response).await
+    read_json(&mut post(stub, path, body).await?).await
 }
 
 /// Hands a WebSocket upgrade to `path` of the DO, with `identity` in `header`.
@@ -30,6 +26,26 @@ pub async fn upgrade<I: Serialize>(stub: &Stub, path: &str, header: &str, identi
     headers.set(header, &serde_json::to_string(identity)?)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
+    Ok(stub.fetch_with_request(request).await?)
+}
+
+/// POSTs `body` as JSON to `path` of the DO; an empty success answer reads as JSON null.
+pub async fn post_json_or_empty<B: Serialize>(
+    stub: &Stub,
+    path: &str,
+    body: &B,
+) -> Result<serde_json::Value, AppError> {
+    let mut response = post(stub, path, body).await?;
+    if response.status_code() == 204 {
+        return Ok(serde_json::Value::Null);
+    }
+    read_json(&mut response).await
+}
+
+async fn post<B: Serialize>(stub: &Stub, path: &str, body: &B) -> Result<Response, AppError> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(JsValue::from_str(&serde_json::to_string(body)?)));
     let request = Request::new_with_init(&format!("https://do.internal{path}"), &init)?;
     Ok(stub.fetch_with_request(request).await?)
 }

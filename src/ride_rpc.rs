@@ -5,7 +5,9 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Response};
 
+use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
+use crate::core::protocol::RideStep;
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
 use crate::do_http;
@@ -35,6 +37,14 @@ pub enum RideCall {
     Lock,
     /// Accept a passenger's, partner's or dispatcher's WebSocket.
     ConnectRider,
+    /// A driver gives an offer back.
+    Decline,
+    /// Someone cancels the ride.
+    Cancel,
+    /// The assigned driver reports progress.
+    Step,
+    /// The assigned driver's position, for the ride socket.
+    Location,
 }
 
 impl RideCall {
@@ -49,6 +59,10 @@ impl RideCall {
             RideCall::Accept => "/accept",
             RideCall::Lock => "/lock",
             RideCall::ConnectRider => "/connect/rider",
+            RideCall::Decline => "/decline",
+            RideCall::Cancel => "/cancel",
+            RideCall::Step => "/step",
+            RideCall::Location => "/location",
         }
     }
 
@@ -65,6 +79,39 @@ pub struct DriverRideCommand {
     pub driver_id: String,
     /// The socket request this answers, to echo on the direct reply.
     pub req_id: Option<String>,
+}
+
+/// Body of [`RideCall::Cancel`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CancelRide {
+    /// Who cancels.
+    pub caller: Caller,
+    /// Why, if they said.
+    pub reason: Option<String>,
+    /// The socket request this answers.
+    pub req_id: Option<String>,
+}
+
+/// Body of [`RideCall::Step`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRide {
+    /// The driver reporting.
+    pub driver_id: String,
+    /// The step.
+    pub step: RideStep,
+    /// The socket request this answers.
+    pub req_id: Option<String>,
+}
+
+/// Body of [`RideCall::Location`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverPosition {
+    /// The driver.
+    pub driver_id: String,
+    /// Where it is.
+    pub location: LatLng,
+    /// Its heading, when known.
+    pub heading: Option<f64>,
 }
 
 /// The identity of a rider socket handed to the Ride DO.
@@ -114,6 +161,16 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     body: &B,
 ) -> Result<R, AppError> {
     do_http::post_json(&stub(env, ride_id)?, call.path(), body).await
+}
+
+/// Like [`call`], for calls that may answer 204 without a body (read as null).
+pub async fn call_empty<B: Serialize>(
+    env: &Env,
+    ride_id: &str,
+    call: RideCall,
+    body: &B,
+) -> Result<serde_json::Value, AppError> {
+    do_http::post_json_or_empty(&stub(env, ride_id)?, call.path(), body).await
 }
 
 /// Hands a rider's WebSocket upgrade over to the ride's DO, with its identity.

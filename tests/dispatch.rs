@@ -1,80 +1,12 @@
 //! The dispatch rules of PROTOCOL.md, decided by the pure core with a fake
 //! clock: offer rounds, the accept lock and the exactly-once accept.
 
-use ridewire::core::dispatch::{DispatchSettings, DriverAddress, Effect, RoundCandidate};
-use ridewire::core::driver::Vehicle;
-use ridewire::core::driver_index::Candidate;
-use ridewire::core::geo::LatLng;
-use ridewire::core::identity::{Caller, Role};
+mod common;
+
+use common::*;
+use ridewire::core::dispatch::{DispatchSettings, DriverAddress, Effect};
 use ridewire::core::protocol::{AcceptFailure, DriverOutbound, PassengerEvent};
-use ridewire::core::ride::{AssignedDriver, RideRecord, RideStatus};
-use ridewire::core::ride_request::NewRide;
-
-const T0: i64 = 1_800_000_000_000;
-
-fn settings() -> DispatchSettings {
-    DispatchSettings { radius_km: 10.0, offer_batch: 5, offer_timeout_ms: 20_000, max_rounds: 3, lock_ttl_ms: 5_000 }
-}
-
-fn new_ride() -> RideRecord {
-    let body = br#"{"pickup":{"lat":-26.2041,"lng":28.0473},"dropoff":{"lat":-26.1076,"lng":28.0567}}"#;
-    let request = NewRide::from_json(body, Role::Passenger).unwrap();
-    let caller = Caller { sub: "pax-1".into(), role: Role::Passenger, name: Some("Ann".into()) };
-    RideRecord::create("ride_0123456789abcdef0123456789abcdef".into(), request, &caller, T0).0
-}
-
-fn candidates(ids: &[&str]) -> Vec<RoundCandidate> {
-    ids.iter()
-        .enumerate()
-        .map(|(i, id)| RoundCandidate {
-            region: "85bc5a2ffffffff".into(),
-            candidate: Candidate {
-                driver_id: id.to_string(),
-                location: LatLng { lat: -26.2041 + 0.001 * i as f64, lng: 28.0473 },
-                distance_m: 100.0 * (i as f64 + 1.0),
-                available: true,
-            },
-        })
-        .collect()
-}
-
-fn profile(id: &str) -> AssignedDriver {
-    AssignedDriver {
-        id: id.into(),
-        name: format!("Driver {id}"),
-        phone: "+27825550100".into(),
-        vehicle: Vehicle { kind: "sedan".into(), registration: "CA 1".into() },
-        rating: Some(4.5),
-    }
-}
-
-fn offered_ids(effects: &[Effect]) -> Vec<String> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::ToDrivers { drivers, message: DriverOutbound::RideOffer { .. }, .. } => Some(drivers.clone()),
-            _ => None,
-        })
-        .flatten()
-        .map(|d| d.driver_id)
-        .collect()
-}
-
-fn passenger_events(effects: &[Effect]) -> Vec<PassengerEvent> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Publish(sequenced) => Some(sequenced.event.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn with_round_one(ids: &[&str]) -> RideRecord {
-    let mut record = new_ride();
-    record.start_round(candidates(ids), &settings(), T0);
-    record
-}
+use ridewire::core::ride::RideStatus;
 
 #[test]
 fn a_round_offers_the_ride_to_at_most_the_batch_nearest_first() {

@@ -50,6 +50,11 @@ fn every_routed_path_is_documented() {
         "/v1/rides",
         "/v1/rides/{id}",
         "/v1/rides/{id}/accept",
+        "/v1/rides/{id}/decline",
+        "/v1/rides/{id}/cancel",
+        "/v1/rides/{id}/arrived",
+        "/v1/rides/{id}/start",
+        "/v1/rides/{id}/complete",
         "/v1/ws/driver",
         "/v1/ws/rides/{id}",
     ] {

@@ -6,6 +6,7 @@ mod health;
 mod nearby;
 pub use health::OPENAPI_JSON;
 mod request;
+mod ride_steps;
 mod rides;
 pub mod routes;
 mod sockets;
@@ -62,6 +63,9 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::ListRides => rides::list_rides(ctx).await,
         Route::GetRide(id) => rides::get_ride(ctx, &id).await,
         Route::AcceptRide(id) => rides::accept_ride(ctx, &id).await,
+        Route::DeclineRide(id) => ride_steps::decline_ride(ctx, &id).await,
+        Route::CancelRide(id) => ride_steps::cancel_ride(ctx, &id).await,
+        Route::StepRide(id, step) => ride_steps::step_ride(ctx, &id, step).await,
         Route::NearbyDrivers => nearby::nearby_drivers(ctx).await,
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,

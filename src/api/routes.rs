@@ -1,6 +1,8 @@
 //! The HTTP routes of the protocol, matched from method and path without
 //! any IO, so the table is tested natively.
 
+use crate::core::protocol::RideStep;
+
 /// A matched route with its path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -20,6 +22,12 @@ pub enum Route {
     GetRide(String),
     /// `POST /v1/rides/{id}/accept`.
     AcceptRide(String),
+    /// `POST /v1/rides/{id}/decline`.
+    DeclineRide(String),
+    /// `POST /v1/rides/{id}/cancel`.
+    CancelRide(String),
+    /// `POST /v1/rides/{id}/arrived`, `/start`, `/complete`.
+    StepRide(String, RideStep),
     /// `GET /v1/drivers/nearby`.
     NearbyDrivers,
     /// `GET /v1/ws/driver` (WebSocket).
@@ -57,8 +65,18 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         ["v1", "rides", id] if !id.is_empty() => {
             (method_is(method, "GET").then(|| Route::GetRide(id.to_string())), "GET")
         }
-        ["v1", "rides", id, "accept"] if !id.is_empty() => {
-            ((method == "POST").then(|| Route::AcceptRide(id.to_string())), "POST")
+        ["v1", "rides", id, action] if !id.is_empty() => {
+            let id = id.to_string();
+            let route = match *action {
+                "accept" => Route::AcceptRide(id),
+                "decline" => Route::DeclineRide(id),
+                "cancel" => Route::CancelRide(id),
+                "arrived" => Route::StepRide(id, RideStep::Arrived),
+                "start" => Route::StepRide(id, RideStep::InProgress),
+                "complete" => Route::StepRide(id, RideStep::Completed),
+                _ => return Err(NoRoute::NotFound),
+            };
+            ((method == "POST").then_some(route), "POST")
         }
         ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
         ["v1", "ws", "rides", id] if !id.is_empty() => {
@@ -88,6 +106,12 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/rides/ride_1"), Ok(Route::GetRide("ride_1".into())));
         assert_eq!(match_route("POST", "/v1/rides/ride_1/accept"), Ok(Route::AcceptRide("ride_1".into())));
         assert_eq!(match_route("GET", "/v1/drivers/nearby"), Ok(Route::NearbyDrivers));
+        assert_eq!(match_route("POST", "/v1/rides/r/decline"), Ok(Route::DeclineRide("r".into())));
+        assert_eq!(match_route("POST", "/v1/rides/r/cancel"), Ok(Route::CancelRide("r".into())));
+        assert_eq!(match_route("POST", "/v1/rides/r/arrived"), Ok(Route::StepRide("r".into(), RideStep::Arrived)));
+        assert_eq!(match_route("POST", "/v1/rides/r/start"), Ok(Route::StepRide("r".into(), RideStep::InProgress)));
+        assert_eq!(match_route("POST", "/v1/rides/r/complete"), Ok(Route::StepRide("r".into(), RideStep::Completed)));
+        assert_eq!(match_route("POST", "/v1/rides/r/teleport"), Err(NoRoute::NotFound));
         assert_eq!(match_route("GET", "/v1/ws/driver"), Ok(Route::DriverSocket));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
     }

@@ -47,6 +47,9 @@ pub struct Offer {
     pub location: LatLng,
     /// When the offer lapses.
     pub expires_at: i64,
+    /// Whether the driver declined it.
+    #[serde(default)]
+    pub declined: bool,
 }
 
 /// The accept lock: for a while only its holder may accept.
@@ -93,6 +96,8 @@ pub enum Effect {
     Record(RideChange),
     /// Wake the DO at this time (the next deadline).
     WakeAt(i64),
+    /// Start the next round now (every driver of this one declined).
+    StartNextRound,
 }
 
 impl RideRecord {
@@ -117,7 +122,7 @@ impl RideRecord {
         self.offers.iter().map(|o| o.driver.driver_id.clone()).collect()
     }
 
-    fn offer_of(&self, driver_id: &str) -> Option<&Offer> {
+    pub(crate) fn offer_of(&self, driver_id: &str) -> Option<&Offer> {
         self.offers.iter().find(|o| o.driver.driver_id == driver_id)
     }
 
@@ -170,6 +175,7 @@ impl RideRecord {
                 distance_m: c.candidate.distance_m,
                 location: c.candidate.location,
                 expires_at,
+                declined: false,
             });
             let message = DriverOutbound::RideOffer {
                 ride: offered_ride.clone(),
@@ -200,9 +206,13 @@ impl RideRecord {
         effects
     }
 
-    /// Drivers of the current round, who still hold the offer.
-    fn open_offer_holders(&self) -> Vec<DriverAddress> {
-        self.offers.iter().filter(|o| o.round == self.ride.offer_round).map(|o| o.driver.clone()).collect()
+    /// Drivers of the current round who still hold the offer (not declined).
+    pub(crate) fn open_offer_holders(&self) -> Vec<DriverAddress> {
+        self.offers
+            .iter()
+            .filter(|o| o.round == self.ride.offer_round && !o.declined)
+            .map(|o| o.driver.clone())
+            .collect()
     }
 
     /// The lock in force at `now_ms`, if any (a lapsed lock is no lock).
@@ -212,7 +222,7 @@ impl RideRecord {
 
     /// Why `driver_id` may not take the ride now, if it may not.
     pub fn accept_refusal(&self, driver_id: &str, now_ms: i64) -> Option<AcceptFailure> {
-        if self.offer_of(driver_id).is_none() {
+        if self.offer_of(driver_id).is_none_or(|offer| offer.declined) {
             return Some(AcceptFailure::NotOffered);
         }
         match self.ride.status {

@@ -11,6 +11,7 @@ pub mod geo;
 pub mod identity;
 pub mod ids;
 pub mod invalid;
+pub mod lifecycle;
 pub mod matching;
 pub mod money;
 pub mod protocol;

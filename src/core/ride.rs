@@ -57,6 +57,11 @@ impl RideStatus {
         }
     }
 
+    /// Whether the ride's life is over (completed, cancelled, expired).
+    pub fn is_final(self) -> bool {
+        matches!(self, RideStatus::Completed | RideStatus::Cancelled | RideStatus::Expired)
+    }
+
     /// Parses a wire name.
     pub fn parse(name: &str) -> Option<RideStatus> {
         RideStatus::ALL.into_iter().find(|s| s.as_str() == name)

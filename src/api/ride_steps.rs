@@ -1,0 +1,60 @@
+//! `POST /v1/rides/{id}/decline`, `/cancel`, `/arrived`, `/start`,
+//! `/complete`: the ride's own DO decides; these only check the caller.
+
+use serde::Deserialize;
+use worker::Response;
+
+use super::request::{json, RequestContext};
+use crate::core::identity::Role;
+use crate::core::ids::is_ride_id;
+use crate::core::invalid::{parse_json, Invalid};
+use crate::core::protocol::{RideStep, MAX_REASON_CHARS};
+use crate::core::ride::Ride;
+use crate::error::AppError;
+use crate::ride_rpc::{self, CancelRide, DriverRideCommand, RideCall, StepRide};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn ride_id(id: &str) -> Result<(), AppError> {
+    if is_ride_id(id) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no ride {id}")))
+    }
+}
+
+/// A driver gives an offer back: 204.
+pub async fn decline_ride(ctx: RequestContext, id: &str) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Driver])?;
+    ride_id(id)?;
+    let command = DriverRideCommand { driver_id: ctx.caller.sub.clone(), req_id: None };
+    ride_rpc::call_empty(&ctx.env, id, RideCall::Decline, &command).await?;
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Its passenger, its partner, a dispatcher or its assigned driver cancels: 200 the ride.
+pub async fn cancel_ride(mut ctx: RequestContext, id: &str) -> Result<Response, AppError> {
+    ride_id(id)?;
+    let body = ctx.body().await?;
+    let reason = if body.iter().all(u8::is_ascii_whitespace) { None } else { parse_json::<CancelBody>(&body)?.reason };
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(Invalid::field("reason", "must be at most 500 characters").into());
+    }
+    let command = CancelRide { caller: ctx.caller.clone(), reason, req_id: None };
+    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Cancel, &command).await?;
+    json(200, &ride)
+}
+
+/// The assigned driver reports a step: 200 the ride.
+pub async fn step_ride(ctx: RequestContext, id: &str, step: RideStep) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Driver])?;
+    ride_id(id)?;
+    let command = StepRide { driver_id: ctx.caller.sub.clone(), step, req_id: None };
+    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Step, &command).await?;
+    json(200, &ride)
+}
