@@ -48,8 +48,17 @@ pub enum RideCall {
 }
 
 impl RideCall {
-    const ALL: [RideCall; 5] =
-        [RideCall::Create, RideCall::View, RideCall::Accept, RideCall::Lock, RideCall::ConnectRider];
+    const ALL: [RideCall; 9] = [
+        RideCall::Create,
+        RideCall::View,
+        RideCall::Accept,
+        RideCall::Lock,
+        RideCall::ConnectRider,
+        RideCall::Decline,
+        RideCall::Cancel,
+        RideCall::Step,
+        RideCall::Location,
+    ];
 
     /// The internal path of the call.
     pub fn path(self) -> &'static str {
@@ -180,4 +189,30 @@ pub async fn connect_rider(env: &Env, ride_id: &str, connect: &RiderConnect) -> 
 
 fn stub(env: &Env, ride_id: &str) -> Result<worker::Stub, AppError> {
     do_http::stub(env, BINDING, &object_name(ride_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_ride_call_is_found_by_its_path() {
+        for call in RideCall::ALL {
+            // The match makes adding a variant without listing it in ALL a compile error here.
+            match call {
+                RideCall::Create
+                | RideCall::View
+                | RideCall::Accept
+                | RideCall::Lock
+                | RideCall::ConnectRider
+                | RideCall::Decline
+                | RideCall::Cancel
+                | RideCall::Step
+                | RideCall::Location => {}
+            }
+            assert_eq!(RideCall::from_path(call.path()), Some(call));
+        }
+        assert_eq!(RideCall::ALL.len(), 9);
+        assert_eq!(RideCall::from_path("/nope"), None);
+    }
 }

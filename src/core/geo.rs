@@ -230,3 +230,16 @@ mod tests {
         assert_eq!(place.validate("dropoff").unwrap_err().0, "dropoff.address must not be empty");
     }
 }
+
+#[cfg(test)]
+mod round_trip_tests {
+    use super::LatLng;
+
+    #[test]
+    fn coordinates_survive_json_exactly() {
+        // Without serde_json's float_roundtrip this reads back one ulp off.
+        let text = r#"{"lat":-29.713007557528567,"lng":24.816369890863886}"#;
+        let at: LatLng = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&at).unwrap(), text);
+    }
+}
