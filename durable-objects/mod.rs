@@ -4,6 +4,7 @@
 mod d1_outbox;
 mod region;
 mod region_delivery;
+mod region_dispatch;
 mod region_driver_messages;
 mod region_sockets;
 mod ride;

@@ -9,12 +9,14 @@ use worker::{
     WebSocketPair,
 };
 
+use super::region_dispatch::{self, DISPATCHER_TAG};
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
 use super::socket_reply::{evict_oldest, reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
-use crate::core::protocol::{parse_frame, DriverInbound, DriverOutbound};
+use crate::core::protocol::{parse_frame, DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
+use crate::core::stats::RegionFigures;
 use crate::error::AppError;
 use crate::region_rpc::{
     DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
@@ -30,11 +32,13 @@ pub struct RegionDo {
     env: Env,
     /// The spatial index, rebuilt from socket attachments after hibernation.
     index: RefCell<Option<DriverIndex>>,
+    /// The region's H3 cell, once known (it names the stats row).
+    cell: RefCell<Option<String>>,
 }
 
 impl DurableObject for RegionDo {
     fn new(state: State, env: Env) -> Self {
-        RegionDo { state, env, index: RefCell::new(None) }
+        RegionDo { state, env, index: RefCell::new(None), cell: RefCell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -42,17 +46,21 @@ impl DurableObject for RegionDo {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        self.on_message(ws, message).await;
+        if self.state.get_tags(&ws).iter().any(|tag| tag == DISPATCHER_TAG) {
+            region_dispatch::on_message(self, &ws, message, now_ms()).await;
+        } else {
+            self.on_message(ws, message).await;
+        }
         Ok(())
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        self.on_gone(&ws);
+        self.on_gone(&ws).await;
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.on_gone(&ws);
+        self.on_gone(&ws).await;
         Ok(())
     }
 
@@ -68,6 +76,7 @@ impl RegionDo {
             RegionCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such region call".into()))?;
         match call {
             RegionCall::ConnectDriver => self.connect_driver(&req).await,
+            RegionCall::ConnectDispatcher => region_dispatch::connect(self, &req, now_ms()).await,
             RegionCall::Candidates => {
                 let query: CandidateQuery = serde_json::from_slice(&req.bytes().await?)?;
                 let radius_m = query.radius_km * 1000.0;
@@ -99,10 +108,17 @@ impl RegionDo {
             }
             RegionCall::Deliver => {
                 let batch: DeliverBatch = serde_json::from_slice(&req.bytes().await?)?;
+                for feed in &batch.feed {
+                    region_dispatch::ride_feed(&self.state, feed).await?;
+                }
+                let busy_changed = !batch.busy.is_empty();
                 let delivered = super::region_delivery::deliver(&self.state, batch, |driver_id, busy| {
                     self.with_index(|index| index.set_busy(driver_id, busy));
                 })
                 .await?;
+                if busy_changed {
+                    self.report_stats(None).await;
+                }
                 json(&serde_json::json!({ "delivered": delivered }))
             }
         }
@@ -113,6 +129,7 @@ impl RegionDo {
         let header =
             req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
         let connect: DriverConnect = serde_json::from_str(&header)?;
+        self.remember_cell(&connect.region).await?;
         let memo = sockets::load_memo(&self.state, &connect.driver_id).await?;
         let now = now_ms();
         let others = sockets::sockets_of(&self.state, &connect.driver_id);
@@ -152,7 +169,13 @@ impl RegionDo {
         if let Some(active) = &memo.active_frame {
             sockets::send(&pair.server, active);
         }
+        if others.is_empty() {
+            let online =
+                DispatchOutbound::DriverOnline { driver_id: connect.driver_id.clone(), location: connect.location };
+            region_dispatch::broadcast(&self.state, &online);
+        }
         super::token_expiry::schedule(&self.state, connect.exp_s).await?;
+        self.report_stats(None).await;
         Ok(Response::from_websocket(pair.client)?)
     }
 
@@ -193,14 +216,62 @@ impl RegionDo {
     }
 
     /// A socket closed or failed: the driver goes offline once its last socket is gone.
-    fn on_gone(&self, ws: &WebSocket) {
+    async fn on_gone(&self, ws: &WebSocket) {
+        let _ = ws.close(Some(1000), Some("closed"));
+        if let Some(gone) = region_dispatch::DispatcherSocket::of(ws).filter(|_| DriverSocket::of(ws).is_none()) {
+            return self.report_stats(Some(gone.id())).await;
+        }
         let Some(gone) = DriverSocket::of(ws) else { return };
         let still_open =
             sockets::sockets_of(&self.state, &gone.driver_id).into_iter().any(|(_, s)| s.socket_id != gone.socket_id);
         if !still_open {
             self.with_index(|index| index.remove(&gone.driver_id));
+            region_dispatch::broadcast(&self.state, &DispatchOutbound::DriverOffline { driver_id: gone.driver_id });
         }
-        let _ = ws.close(Some(1000), Some("closed"));
+        self.report_stats(Some(&gone.socket_id)).await;
+    }
+
+    /// Remembers the region's cell (the first connect tells it).
+    pub(crate) async fn remember_cell(&self, cell: &str) -> std::result::Result<(), AppError> {
+        if self.cell.borrow().is_some() {
+            return Ok(());
+        }
+        if self.state.storage().get::<String>(CELL_KEY).await?.is_none() {
+            self.state.storage().put(CELL_KEY, cell).await?;
+        }
+        *self.cell.borrow_mut() = Some(cell.to_string());
+        Ok(())
+    }
+
+    async fn cell(&self) -> Option<String> {
+        if let Some(cell) = self.cell.borrow().clone() {
+            return Some(cell);
+        }
+        let stored = self.state.storage().get::<String>(CELL_KEY).await.ok().flatten();
+        self.cell.borrow_mut().clone_from(&stored);
+        stored
+    }
+
+    /// Writes the region's socket and driver figures for `GET /v1/stats`;
+    /// `closing` is a socket id no longer to count. A failure is logged.
+    pub(crate) async fn report_stats(&self, closing: Option<&str>) {
+        let Some(cell) = self.cell().await else { return };
+        let open = |tag: &str| {
+            self.state
+                .get_websockets_with_tag(tag)
+                .iter()
+                .filter(|ws| closing.is_none_or(|id| socket_id_of(ws).as_deref() != Some(id)))
+                .count() as u32
+        };
+        let (drivers, dispatchers) = (open(DRIVER_TAG), open(DISPATCHER_TAG));
+        let figures = self.with_index(|index| RegionFigures::of(index, drivers, dispatchers));
+        let written = match self.env.d1(crate::db::BINDING) {
+            Ok(db) => crate::db::stats::save_region(&db, &cell, &figures, now_ms()).await,
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = written {
+            worker::console_error!("could not record region stats: {err}");
+        }
     }
 
     /// Runs `f` on the index, rebuilding it from the sockets after a wake-up.
@@ -241,6 +312,15 @@ fn rebuild_index(state: &State) -> DriverIndex {
         index.set_busy(&socket.driver_id, socket.busy_ride.is_some());
     }
     index
+}
+
+/// Storage key of the region's cell.
+const CELL_KEY: &str = "cell";
+
+/// The `socket_id` of any socket's attachment.
+fn socket_id_of(ws: &WebSocket) -> Option<String> {
+    let json = ws.deserialize_attachment::<String>().ok()??;
+    serde_json::from_str::<serde_json::Value>(&json).ok()?.get("socket_id")?.as_str().map(str::to_string)
 }
 
 fn now_ms() -> i64 {

@@ -4,13 +4,14 @@
 use worker::WebSocket;
 
 use super::region::RegionDo;
+use super::region_dispatch;
 use super::region_sockets::{sockets_of, DriverSocket};
 use super::socket_reply::{error, reply};
 use super::token_expiry;
 use crate::core::dispatch::AcceptLock;
 use crate::core::geo::LatLng;
 use crate::core::identity::{Caller, Role};
-use crate::core::protocol::{AcceptFailure, DriverInbound, DriverOutbound};
+use crate::core::protocol::{AcceptFailure, DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::ride::Ride;
 use crate::error::AppError;
 use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide};
@@ -33,7 +34,7 @@ pub async fn handle(
         DriverInbound::LocationUpdate { lat, lng, heading, .. } => {
             location_update(region, ws, socket, LatLng { lat, lng }, heading, now).await
         }
-        DriverInbound::SetAvailable { available } => set_available(region, &socket.driver_id, available),
+        DriverInbound::SetAvailable { available } => set_available(region, &socket.driver_id, available).await,
         DriverInbound::RequestLock { ride_id } => request_lock(region, ws, &socket.driver_id, ride_id, req_id).await,
         DriverInbound::AcceptRide { ride_id } => accept_ride(region, ws, &socket.driver_id, ride_id, req_id).await,
         DriverInbound::RefreshToken { token } => refresh_token(region, ws, socket, &token, req, now).await,
@@ -76,7 +77,13 @@ async fn location_update(
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a driver location failed: {err}");
     }
-    region.with_index(|index| index.upsert(&socket.driver_id, at, socket.available));
+    let available = region.with_index(|index| {
+        index.upsert(&socket.driver_id, at, socket.available);
+        index.get(&socket.driver_id).is_some_and(|d| d.available && !d.busy)
+    });
+    let moved =
+        DispatchOutbound::DriverLocation { driver_id: socket.driver_id.clone(), lat: at.lat, lng: at.lng, available };
+    region_dispatch::broadcast(region.state(), &moved);
     if let Some(ride_id) = relay {
         let position = DriverPosition { driver_id: socket.driver_id.clone(), location: at, heading };
         let relayed: Result<serde_json::Value, AppError> =
@@ -107,14 +114,27 @@ async fn forward<B: serde::Serialize>(
     }
 }
 
-fn set_available(region: &RegionDo, driver_id: &str, available: bool) {
+async fn set_available(region: &RegionDo, driver_id: &str, available: bool) {
     for (ws, mut socket) in sockets_of(region.state(), driver_id) {
         socket.available = available;
         if let Err(err) = socket.save(&ws) {
             worker::console_error!("saving a driver's availability failed: {err}");
         }
     }
-    region.with_index(|index| index.set_available(driver_id, available));
+    let state = region.with_index(|index| {
+        index.set_available(driver_id, available);
+        index.get(driver_id).map(|d| (d.location, d.available && !d.busy))
+    });
+    if let Some((at, offerable)) = state {
+        let changed = DispatchOutbound::DriverLocation {
+            driver_id: driver_id.to_string(),
+            lat: at.lat,
+            lng: at.lng,
+            available: offerable,
+        };
+        region_dispatch::broadcast(region.state(), &changed);
+    }
+    region.report_stats(None).await;
 }
 
 async fn request_lock(region: &RegionDo, ws: &WebSocket, driver_id: &str, ride_id: String, req_id: Option<String>) {

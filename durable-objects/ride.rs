@@ -57,11 +57,12 @@ impl DurableObject for RideDo {
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        let _ = ws.close(Some(1000), Some("closed"));
+        super::ride_sockets::on_gone(self, &ws, now_ms()).await;
         Ok(())
     }
 
-    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> Result<()> {
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        super::ride_sockets::on_gone(self, &ws, now_ms()).await;
         Ok(())
     }
 }

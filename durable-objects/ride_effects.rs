@@ -10,9 +10,12 @@ use futures::future::join_all;
 use super::d1_outbox::D1Outbox;
 use super::ride::{RideDo, RIDE_KEY};
 use crate::core::dispatch::Effect;
-use crate::core::protocol::{to_frame, DriverOutbound};
+use crate::core::geo::LatLng;
+use crate::core::protocol::{to_frame, DriverOutbound, PassengerEvent};
+use crate::core::region_cells::region_of;
+use crate::core::ride::RideRecord;
 use crate::error::AppError;
-use crate::region_rpc::{self, DeliverBatch, Delivery, DeliveryKind, RegionCall};
+use crate::region_rpc::{self, DeliverBatch, Delivery, DeliveryKind, RegionCall, RideFeed};
 
 /// Storage key of event `seq` (zero-padded so keys sort in seq order).
 pub fn event_key(seq: u64) -> String {
@@ -52,9 +55,15 @@ impl<'a> EffectRunner<'a> {
         let mut batches: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
         let mut next_round = false;
+        let mut feeds = Vec::new();
         for effect in effects {
             match effect {
-                Effect::Publish(event) => super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None)),
+                Effect::Publish(event) => {
+                    super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None));
+                    if let Some(feed) = feed_of(&event.event, &record) {
+                        feeds.push(feed);
+                    }
+                }
                 Effect::ToDrivers { drivers, message, req_id } => {
                     let frame = to_frame(&message, req_id.as_deref());
                     let (kind, expires_at) = delivery_kind(&message);
@@ -75,6 +84,12 @@ impl<'a> EffectRunner<'a> {
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
                 Effect::StartNextRound => next_round = true,
             }
+        }
+        if !feeds.is_empty() {
+            let config = self.ride.config()?;
+            let at = LatLng { lat: record.ride.pickup.lat, lng: record.ride.pickup.lng };
+            let pickup_region = region_of(at, config.region_res)?;
+            batches.entry(pickup_region).or_default().feed.extend(feeds);
         }
         self.deliver(batches).await;
         if let Some(at) = wake {
@@ -103,6 +118,22 @@ impl<'a> EffectRunner<'a> {
     pub async fn flush_outbox(&self, now_ms: i64) {
         self.outbox().flush_or_retry_at(now_ms).await;
     }
+}
+
+/// The dispatch feed entry of an event: its creation, or a change of status
+/// (`searching` rounds change nothing a dispatcher sees).
+fn feed_of(event: &PassengerEvent, record: &RideRecord) -> Option<RideFeed> {
+    let created = match event {
+        PassengerEvent::RideCreated => true,
+        PassengerEvent::Searching { .. } => return None,
+        _ => false,
+    };
+    Some(RideFeed {
+        ride_id: record.ride.id.clone(),
+        status: record.ride.status,
+        pickup: record.ride.pickup.clone(),
+        created,
+    })
 }
 
 /// How a driver frame changes what its region re-sends on reconnect.

@@ -89,6 +89,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
         }
     }
     super::token_expiry::schedule(state, connect.exp_s).await?;
+    report_stats(ride, &record.ride.id, None, now).await;
     Ok(Response::from_websocket(pair.client)?)
 }
 
@@ -104,6 +105,36 @@ async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppErro
         }
     }
     Ok(())
+}
+
+/// Writes how many ride sockets are open for `GET /v1/stats`; `closing` is a
+/// socket id no longer to count. A failure is logged.
+pub async fn report_stats(ride: &RideDo, ride_id: &str, closing: Option<&str>, now: i64) {
+    let open: Vec<RiderSocket> = ride
+        .state()
+        .get_websockets_with_tag(RIDER_TAG)
+        .iter()
+        .filter_map(RiderSocket::of)
+        .filter(|s| closing.is_none_or(|id| s.socket_id != id))
+        .collect();
+    let dispatchers = open.iter().filter(|s| s.role == Role::Dispatcher).count() as u32;
+    let riders = open.len() as u32 - dispatchers;
+    let written = match ride.env().d1(crate::db::BINDING) {
+        Ok(db) => crate::db::stats::save_ride_sockets(&db, ride_id, riders, dispatchers, now).await,
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = written {
+        worker::console_error!("could not record ride socket stats: {err}");
+    }
+}
+
+/// A rider socket closed: it no longer counts.
+pub async fn on_gone(ride: &RideDo, ws: &WebSocket, now: i64) {
+    let _ = ws.close(Some(1000), Some("closed"));
+    let Some(gone) = RiderSocket::of(ws) else { return };
+    if let Ok(Some(record)) = ride.load().await {
+        report_stats(ride, &record.ride.id, Some(&gone.socket_id), now).await;
+    }
 }
 
 /// Sends a frame to every rider socket of the ride.

@@ -7,7 +7,8 @@ use worker::{Env, Response};
 
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::Candidate;
-use crate::core::geo::LatLng;
+use crate::core::geo::{LatLng, Place};
+use crate::core::ride::RideStatus;
 use crate::do_http;
 use crate::error::AppError;
 
@@ -34,6 +35,8 @@ pub enum RegionCall {
     Deliver,
     /// One driver's live state, if it is online here.
     Driver,
+    /// Accept a dispatcher's WebSocket (GET with `Upgrade: websocket`).
+    ConnectDispatcher,
 }
 
 impl RegionCall {
@@ -45,14 +48,22 @@ impl RegionCall {
             RegionCall::Nearby => "/nearby",
             RegionCall::Deliver => "/deliver",
             RegionCall::Driver => "/driver",
+            RegionCall::ConnectDispatcher => "/connect/dispatcher",
         }
     }
 
     /// The call an internal path names.
     pub fn from_path(path: &str) -> Option<RegionCall> {
-        [RegionCall::ConnectDriver, RegionCall::Candidates, RegionCall::Nearby, RegionCall::Deliver, RegionCall::Driver]
-            .into_iter()
-            .find(|call| call.path() == path)
+        [
+            RegionCall::ConnectDriver,
+            RegionCall::Candidates,
+            RegionCall::Nearby,
+            RegionCall::Deliver,
+            RegionCall::Driver,
+            RegionCall::ConnectDispatcher,
+        ]
+        .into_iter()
+        .find(|call| call.path() == path)
     }
 }
 
@@ -69,6 +80,30 @@ pub struct DriverConnect {
     pub location: LatLng,
     /// The region's cell.
     pub region: String,
+}
+
+/// A dispatcher's identity handed to the region with its socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DispatcherConnect {
+    /// The dispatcher's `sub`.
+    pub sub: String,
+    /// The token's `exp`, in seconds.
+    pub exp_s: i64,
+    /// The region's cell.
+    pub region: String,
+}
+
+/// A ride of the region created or changed, for its dispatch feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RideFeed {
+    /// The ride.
+    pub ride_id: String,
+    /// Its status now.
+    pub status: RideStatus,
+    /// Where it starts.
+    pub pickup: Place,
+    /// True for the ride's creation (`ride_created`), else a `ride_status`.
+    pub created: bool,
 }
 
 /// Body of [`RegionCall::Nearby`].
@@ -137,6 +172,9 @@ pub struct DeliverBatch {
     pub deliveries: Vec<Delivery>,
     /// Drivers to mark busy with a ride (or free, with None).
     pub busy: Vec<(String, Option<String>)>,
+    /// Rides of this region created or changed, for the dispatch feed.
+    #[serde(default)]
+    pub feed: Vec<RideFeed>,
 }
 
 /// Sends `call` with a JSON `body` to region `cell` and reads the JSON answer.
@@ -154,6 +192,11 @@ pub async fn connect_driver(env: &Env, connect: &DriverConnect) -> Result<Respon
     do_http::upgrade(&stub(env, &connect.region)?, RegionCall::ConnectDriver.path(), CONNECT_HEADER, connect).await
 }
 
+/// Hands a dispatcher's WebSocket upgrade over to its region, with its identity.
+pub async fn connect_dispatcher(env: &Env, connect: &DispatcherConnect) -> Result<Response, AppError> {
+    do_http::upgrade(&stub(env, &connect.region)?, RegionCall::ConnectDispatcher.path(), CONNECT_HEADER, connect).await
+}
+
 /// Asks region `cell` for candidates of an offer round.
 pub async fn candidates(env: &Env, cell: &str, query: &CandidateQuery) -> Result<Vec<Candidate>, AppError> {
     call(env, cell, RegionCall::Candidates, query).await
@@ -161,4 +204,33 @@ pub async fn candidates(env: &Env, cell: &str, query: &CandidateQuery) -> Result
 
 fn stub(env: &Env, cell: &str) -> Result<worker::Stub, AppError> {
     do_http::stub(env, BINDING, &object_name(cell))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_region_call_is_found_by_its_path() {
+        let all = [
+            RegionCall::ConnectDriver,
+            RegionCall::Candidates,
+            RegionCall::Nearby,
+            RegionCall::Deliver,
+            RegionCall::Driver,
+            RegionCall::ConnectDispatcher,
+        ];
+        for call in all {
+            // The match makes a new variant a compile error until it is listed here.
+            match call {
+                RegionCall::ConnectDriver
+                | RegionCall::Candidates
+                | RegionCall::Nearby
+                | RegionCall::Deliver
+                | RegionCall::Driver
+                | RegionCall::ConnectDispatcher => {}
+            }
+            assert_eq!(RegionCall::from_path(call.path()), Some(call));
+        }
+    }
 }

@@ -56,6 +56,8 @@ fn every_routed_path_is_documented() {
         "/v1/rides/{id}/start",
         "/v1/rides/{id}/complete",
         "/v1/ws/driver",
+        "/v1/ws/dispatch",
+        "/v1/stats",
         "/v1/ws/rides/{id}",
     ] {
         assert!(match_route("GET", &sample_path(path)).is_ok() || match_route("POST", &sample_path(path)).is_ok());

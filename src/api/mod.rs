@@ -69,13 +69,19 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::NearbyDrivers => nearby::nearby_drivers(ctx).await,
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,
+        Route::DispatchSocket => sockets::dispatch_socket(ctx).await,
+        Route::Stats => {
+            ctx.require_role(&[crate::core::identity::Role::Dispatcher])?;
+            let stats = crate::db::stats::totals(&ctx.db()?).await?;
+            request::json(200, &stats)
+        }
         Route::Health | Route::OpenApi => Err(AppError::Internal("public route reached dispatch".into())),
     }
 }
 
 /// WebSocket routes also take the token from `?token=` (browsers cannot set headers).
 fn is_socket(route: &Route) -> bool {
-    matches!(route, Route::DriverSocket | Route::RideSocket(_))
+    matches!(route, Route::DriverSocket | Route::RideSocket(_) | Route::DispatchSocket)
 }
 
 /// A var or secret by name, as a string.

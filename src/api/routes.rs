@@ -34,6 +34,10 @@ pub enum Route {
     DriverSocket,
     /// `GET /v1/ws/rides/{id}` (WebSocket).
     RideSocket(String),
+    /// `GET /v1/ws/dispatch` (WebSocket).
+    DispatchSocket,
+    /// `GET /v1/stats`.
+    Stats,
 }
 
 /// Why no route matched.
@@ -79,6 +83,8 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
             ((method == "POST").then_some(route), "POST")
         }
         ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
+        ["v1", "ws", "dispatch"] => ((method == "GET").then_some(Route::DispatchSocket), "GET"),
+        ["v1", "stats"] => (method_is(method, "GET").then_some(Route::Stats), "GET"),
         ["v1", "ws", "rides", id] if !id.is_empty() => {
             ((method == "GET").then(|| Route::RideSocket(id.to_string())), "GET")
         }
@@ -113,6 +119,8 @@ mod tests {
         assert_eq!(match_route("POST", "/v1/rides/r/complete"), Ok(Route::StepRide("r".into(), RideStep::Completed)));
         assert_eq!(match_route("POST", "/v1/rides/r/teleport"), Err(NoRoute::NotFound));
         assert_eq!(match_route("GET", "/v1/ws/driver"), Ok(Route::DriverSocket));
+        assert_eq!(match_route("GET", "/v1/ws/dispatch"), Ok(Route::DispatchSocket));
+        assert_eq!(match_route("GET", "/v1/stats"), Ok(Route::Stats));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
     }
 

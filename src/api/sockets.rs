@@ -1,4 +1,4 @@
-//! `GET /v1/ws/driver` and `GET /v1/ws/rides/{id}`: authenticate, check the
+//! `GET /v1/ws/driver`, `/v1/ws/rides/{id}` and `/v1/ws/dispatch`: authenticate, check the
 //! role and the query, then hand the socket to the Durable Object that owns it.
 
 use worker::Response;
@@ -10,7 +10,7 @@ use crate::core::query_params;
 use crate::core::region_cells::region_of;
 use crate::db;
 use crate::error::AppError;
-use crate::region_rpc::{self, DriverConnect};
+use crate::region_rpc::{self, DispatcherConnect, DriverConnect};
 use crate::ride_rpc::{self, RiderConnect};
 
 /// A driver's socket, held by the region of its position.
@@ -48,6 +48,17 @@ pub async fn ride_socket(ctx: RequestContext, id: &str) -> Result<Response, AppE
     let last_seq = query_params::last_seq(&borrowed(&pairs))?;
     let connect = RiderConnect { caller: ctx.caller.clone(), exp_s: ctx.token_exp_s, last_seq };
     ride_rpc::connect_rider(&ctx.env, id, &connect).await
+}
+
+/// A dispatcher's console socket, held by the region of the position.
+pub async fn dispatch_socket(ctx: RequestContext) -> Result<Response, AppError> {
+    ctx.require_role(&[Role::Dispatcher])?;
+    require_upgrade(&ctx)?;
+    let pairs = ctx.query_pairs()?;
+    let at = query_params::position(&borrowed(&pairs))?;
+    let region = region_of(at, ctx.config.region_res)?;
+    let connect = DispatcherConnect { sub: ctx.caller.sub.clone(), exp_s: ctx.token_exp_s, region };
+    region_rpc::connect_dispatcher(&ctx.env, &connect).await
 }
 
 fn require_upgrade(ctx: &RequestContext) -> Result<(), AppError> {

@@ -22,5 +22,6 @@ pub mod ride_access;
 pub mod ride_query;
 pub mod ride_request;
 pub mod socket_rules;
+pub mod stats;
 
 pub use invalid::Invalid;

@@ -4,6 +4,7 @@
 pub mod drivers;
 pub mod idempotency;
 pub mod rides;
+pub mod stats;
 
 use worker::wasm_bindgen::JsValue;
 

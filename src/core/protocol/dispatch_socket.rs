@@ -56,7 +56,7 @@ pub struct SnapshotDriver {
 }
 
 /// A ride of the region in a `snapshot`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotRide {
     /// The ride's id.
     pub id: String,

@@ -1,0 +1,163 @@
+//! `GET /v1/stats`: the figures of a deployment, added up from what every
+//! region and ride reports, in the protocol's shape.
+
+use serde::{Deserialize, Serialize};
+
+use super::driver_index::DriverIndex;
+use super::ride::RideStatus;
+
+/// What one region reports of itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionFigures {
+    /// Open driver sockets.
+    pub driver_sockets: u32,
+    /// Open dispatch sockets.
+    pub dispatcher_sockets: u32,
+    /// Drivers with at least one socket open.
+    pub drivers_online: u32,
+    /// Online drivers taking offers (available and without an active ride).
+    pub drivers_available: u32,
+    /// Online drivers with an active ride.
+    pub drivers_busy: u32,
+}
+
+impl RegionFigures {
+    /// The driver figures of an index, with the socket counts given.
+    pub fn of(index: &DriverIndex, driver_sockets: u32, dispatcher_sockets: u32) -> RegionFigures {
+        let mut figures = RegionFigures { driver_sockets, dispatcher_sockets, ..RegionFigures::default() };
+        for driver in index.drivers() {
+            figures.drivers_online += 1;
+            if driver.busy {
+                figures.drivers_busy += 1;
+            } else if driver.available {
+                figures.drivers_available += 1;
+            }
+        }
+        figures
+    }
+}
+
+/// Ride sockets open across every ride.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RideSockets {
+    /// Of passengers and partners.
+    pub riders: u64,
+    /// Of dispatchers following a ride.
+    pub dispatchers: u64,
+}
+
+/// The answer of `GET /v1/stats`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// Open sockets by kind.
+    pub connections: Connections,
+    /// Online drivers by state.
+    pub drivers: DriverCounts,
+    /// Rides by status, every status present.
+    pub rides: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Open sockets by kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Connections {
+    /// Driver sockets.
+    pub drivers: u64,
+    /// Ride sockets of passengers and partners.
+    pub passengers: u64,
+    /// Dispatch sockets, and ride sockets of dispatchers.
+    pub dispatchers: u64,
+    /// All of them.
+    pub total: u64,
+}
+
+/// Online drivers by state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriverCounts {
+    /// Online.
+    pub online: u64,
+    /// Online and taking offers.
+    pub available: u64,
+    /// Online with an active ride.
+    pub busy: u64,
+}
+
+impl Stats {
+    /// Adds up the regions' figures, the ride sockets and the rides per status.
+    pub fn total(regions: &[RegionFigures], ride_sockets: RideSockets, rides: &[(String, u64)]) -> Stats {
+        let sum = |f: fn(&RegionFigures) -> u32| regions.iter().map(|r| u64::from(f(r))).sum::<u64>();
+        let drivers = sum(|r| r.driver_sockets);
+        let dispatchers = sum(|r| r.dispatcher_sockets) + ride_sockets.dispatchers;
+        let passengers = ride_sockets.riders;
+        let mut by_status = serde_json::Map::new();
+        for status in RideStatus::ALL {
+            let count = rides.iter().filter(|(s, _)| s == status.as_str()).map(|(_, n)| n).sum::<u64>();
+            by_status.insert(status.as_str().to_string(), count.into());
+        }
+        Stats {
+            connections: Connections { drivers, passengers, dispatchers, total: drivers + passengers + dispatchers },
+            drivers: DriverCounts {
+                online: sum(|r| r.drivers_online),
+                available: sum(|r| r.drivers_available),
+                busy: sum(|r| r.drivers_busy),
+            },
+            rides: by_status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::geo::LatLng;
+
+    #[test]
+    fn a_regions_figures_count_busy_drivers_apart_from_available_ones() {
+        let mut index = DriverIndex::new();
+        let at = LatLng { lat: 1.0, lng: 1.0 };
+        index.upsert("a", at, true);
+        index.upsert("b", at, false);
+        index.upsert("c", at, true);
+        index.set_busy("c", true);
+        let figures = RegionFigures::of(&index, 4, 1);
+        assert_eq!(
+            figures,
+            RegionFigures {
+                driver_sockets: 4,
+                dispatcher_sockets: 1,
+                drivers_online: 3,
+                drivers_available: 1,
+                drivers_busy: 1
+            }
+        );
+    }
+
+    #[test]
+    fn totals_add_up_every_region_and_list_every_status() {
+        let a = RegionFigures {
+            driver_sockets: 2,
+            dispatcher_sockets: 1,
+            drivers_online: 2,
+            drivers_available: 1,
+            drivers_busy: 1,
+        };
+        let b = RegionFigures {
+            driver_sockets: 3,
+            dispatcher_sockets: 0,
+            drivers_online: 2,
+            drivers_available: 2,
+            drivers_busy: 0,
+        };
+        let ride_sockets = RideSockets { riders: 4, dispatchers: 2 };
+        let stats = Stats::total(&[a, b], ride_sockets, &[("searching".into(), 2), ("completed".into(), 5)]);
+        let json = serde_json::to_value(&stats).unwrap();
+        assert_eq!(
+            json["connections"],
+            serde_json::json!({"drivers": 5, "passengers": 4, "dispatchers": 3, "total": 12})
+        );
+        assert_eq!(json["drivers"], serde_json::json!({"online": 4, "available": 3, "busy": 1}));
+        assert_eq!(
+            json["rides"],
+            serde_json::json!({"searching": 2, "accepted": 0, "arrived": 0, "in_progress": 0, "completed": 5, "cancelled": 0, "expired": 0})
+        );
+    }
+}
