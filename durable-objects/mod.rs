@@ -6,6 +6,7 @@ mod region;
 mod region_delivery;
 mod region_dispatch;
 mod region_driver_messages;
+mod region_handoff;
 mod region_sockets;
 mod ride;
 mod ride_dispatch;

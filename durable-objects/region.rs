@@ -19,7 +19,7 @@ use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
 use crate::core::stats::RegionFigures;
 use crate::error::AppError;
 use crate::region_rpc::{
-    DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
+    Adopt, DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
 };
 
 /// Seconds between the heartbeats a driver app should send (`ping`).
@@ -77,6 +77,19 @@ impl RegionDo {
         match call {
             RegionCall::ConnectDriver => self.connect_driver(&req).await,
             RegionCall::ConnectDispatcher => region_dispatch::connect(self, &req, now_ms()).await,
+            RegionCall::Adopt => {
+                let adopt: Adopt = serde_json::from_slice(&req.bytes().await?)?;
+                let mut memo = sockets::load_memo(&self.state, &adopt.driver_id).await?;
+                memo.busy_ride = memo.busy_ride.or(adopt.memo.busy_ride);
+                memo.active_frame = memo.active_frame.or(adopt.memo.active_frame);
+                for offer in adopt.memo.offers {
+                    if !memo.offers.iter().any(|o| o.ride_id == offer.ride_id) {
+                        memo.offers.push(offer);
+                    }
+                }
+                sockets::save_memo(&self.state, &adopt.driver_id, &memo).await?;
+                Ok(Response::empty()?.with_status(204))
+            }
             RegionCall::Candidates => {
                 let query: CandidateQuery = serde_json::from_slice(&req.bytes().await?)?;
                 let radius_m = query.radius_km * 1000.0;
@@ -149,6 +162,7 @@ impl RegionDo {
             busy_ride: memo.busy_ride.clone(),
             limiter: RateLimiter::new(now),
             relayed_at: 0,
+            viewing: Vec::new(),
         };
         socket.save(&pair.server)?;
         let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
@@ -222,11 +236,17 @@ impl RegionDo {
             return self.report_stats(Some(gone.id())).await;
         }
         let Some(gone) = DriverSocket::of(ws) else { return };
-        let still_open =
-            sockets::sockets_of(&self.state, &gone.driver_id).into_iter().any(|(_, s)| s.socket_id != gone.socket_id);
-        if !still_open {
-            self.with_index(|index| index.remove(&gone.driver_id));
-            region_dispatch::broadcast(&self.state, &DispatchOutbound::DriverOffline { driver_id: gone.driver_id });
+        let others: Vec<DriverSocket> = sockets::sockets_of(&self.state, &gone.driver_id)
+            .into_iter()
+            .map(|(_, s)| s)
+            .filter(|s| s.socket_id != gone.socket_id)
+            .collect();
+        for ride_id in gone.viewing.iter().filter(|r| !others.iter().any(|s| s.viewing.contains(r))) {
+            super::region_driver_messages::stop_viewing(self, &gone.driver_id, ride_id).await;
+        }
+        if others.is_empty() && self.with_index(|index| index.remove(&gone.driver_id)).is_some() {
+            let offline = DispatchOutbound::DriverOffline { driver_id: gone.driver_id.clone() };
+            region_dispatch::broadcast(&self.state, &offline);
         }
         self.report_stats(Some(&gone.socket_id)).await;
     }
@@ -243,7 +263,8 @@ impl RegionDo {
         Ok(())
     }
 
-    async fn cell(&self) -> Option<String> {
+    /// The region's H3 cell, once a socket told it.
+    pub(crate) async fn cell(&self) -> Option<String> {
         if let Some(cell) = self.cell.borrow().clone() {
             return Some(cell);
         }
@@ -279,6 +300,11 @@ impl RegionDo {
         let mut slot = self.index.borrow_mut();
         let index = slot.get_or_insert_with(|| rebuild_index(&self.state));
         f(index)
+    }
+
+    /// The deployment's config.
+    pub(crate) fn config(&self) -> std::result::Result<crate::config::Config, AppError> {
+        crate::api::config(&self.env)
     }
 
     /// The DO's state.

@@ -14,7 +14,7 @@ use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{AcceptFailure, DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::ride::Ride;
 use crate::error::AppError;
-use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide};
+use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide, Viewing};
 
 /// The least time between two positions relayed to a ride socket.
 const RELAY_INTERVAL_MS: i64 = 1_000;
@@ -51,10 +51,8 @@ pub async fn handle(
             let command = CancelRide { caller, reason, req_id: req_id.clone() };
             forward(region, ws, &ride_id, RideCall::Cancel, &command, req).await;
         }
-        other => {
-            let message = format!("{} is not supported by this server version yet", other.kind());
-            error(ws, "unsupported", &message, req);
-        }
+        DriverInbound::ViewRide { ride_id } => view(region, ws, socket, ride_id, true, req).await,
+        DriverInbound::StopViewing { ride_id } => view(region, ws, socket, ride_id, false, req).await,
     }
 }
 
@@ -84,6 +82,9 @@ async fn location_update(
     let moved =
         DispatchOutbound::DriverLocation { driver_id: socket.driver_id.clone(), lat: at.lat, lng: at.lng, available };
     region_dispatch::broadcast(region.state(), &moved);
+    if let Err(err) = super::region_handoff::check(region, &socket.driver_id, at).await {
+        worker::console_error!("region hand-off check failed: {err}");
+    }
     if let Some(ride_id) = relay {
         let position = DriverPosition { driver_id: socket.driver_id.clone(), location: at, heading };
         let relayed: Result<serde_json::Value, AppError> =
@@ -91,6 +92,45 @@ async fn location_update(
         if let Err(err) = relayed {
             worker::console_error!("relaying a driver location to {ride_id} failed: {err}");
         }
+    }
+}
+
+/// `view_ride` / `stop_viewing`: the ride's DO counts viewers; this socket
+/// remembers what it views, so that closing it stops the viewing.
+async fn view(
+    region: &RegionDo,
+    ws: &WebSocket,
+    mut socket: DriverSocket,
+    ride_id: String,
+    viewing: bool,
+    req: Option<&str>,
+) {
+    let command = Viewing { driver_id: socket.driver_id.clone(), viewing };
+    let answer: Result<serde_json::Value, AppError> =
+        ride_rpc::call_empty(region.env(), &ride_id, RideCall::Viewing, &command).await;
+    if let Err(err) = answer {
+        let status = err.status();
+        if status.status >= 500 {
+            return internal(ws, &err, req);
+        }
+        return error(ws, &status.code, &status.message, req);
+    }
+    socket.viewing.retain(|r| *r != ride_id);
+    if viewing {
+        socket.viewing.push(ride_id);
+    }
+    if let Err(err) = socket.save(ws) {
+        worker::console_error!("saving a driver's viewing failed: {err}");
+    }
+}
+
+/// A closed socket's viewing ends; a failure is logged.
+pub async fn stop_viewing(region: &RegionDo, driver_id: &str, ride_id: &str) {
+    let command = Viewing { driver_id: driver_id.to_string(), viewing: false };
+    let answer: Result<serde_json::Value, AppError> =
+        ride_rpc::call_empty(region.env(), ride_id, RideCall::Viewing, &command).await;
+    if let Err(err) = answer {
+        worker::console_error!("ending {driver_id}'s viewing of {ride_id} failed: {err}");
     }
 }
 

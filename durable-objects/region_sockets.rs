@@ -43,6 +43,9 @@ pub struct DriverSocket {
     /// When this socket's position was last relayed to its active ride.
     #[serde(default)]
     pub relayed_at: i64,
+    /// The offered rides this socket is viewing.
+    #[serde(default)]
+    pub viewing: Vec<String>,
 }
 
 impl DriverSocket {
@@ -59,27 +62,7 @@ impl DriverSocket {
     }
 }
 
-/// An offer the driver holds, re-sent when it reconnects.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeldOffer {
-    /// The ride offered.
-    pub ride_id: String,
-    /// The `ride_offer` frame as sent.
-    pub frame: String,
-    /// When the offer lapses.
-    pub expires_at: i64,
-}
-
-/// What the region remembers of a driver across its sockets and reconnects.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DriverMemo {
-    /// The active ride, while the driver has one.
-    pub busy_ride: Option<String>,
-    /// The last `ride_assigned` / `ride_updated` frame of the active ride.
-    pub active_frame: Option<String>,
-    /// Offers not yet taken, cancelled or expired.
-    pub offers: Vec<HeldOffer>,
-}
+pub use crate::region_rpc::{DriverMemo, HeldOffer};
 
 fn memo_key(driver_id: &str) -> String {
     format!("memo:{driver_id}")

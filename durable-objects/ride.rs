@@ -17,7 +17,8 @@ use crate::core::ride_access::can_view;
 use crate::db;
 use crate::error::AppError;
 use crate::ride_rpc::{
-    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, RideCall, StepRide, ViewRide,
+    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, Relocate, RideCall, StepRide, ViewRide,
+    Viewing,
 };
 
 /// Storage key of the ride record.
@@ -86,6 +87,20 @@ impl RideDo {
             }
             RideCall::Step => self.step(serde_json::from_slice(&body)?).await,
             RideCall::Location => self.relay_location(serde_json::from_slice(&body)?).await,
+            RideCall::Viewing => {
+                let cmd: Viewing = serde_json::from_slice(&body)?;
+                self.load().await?.ok_or_else(no_such_ride)?;
+                let effects = self.change(|record| record.set_viewing(&cmd.driver_id, cmd.viewing, now_ms()))?;
+                self.runner().run(effects.map_err(step_refused)?).await?;
+                Ok(Response::empty()?.with_status(204))
+            }
+            RideCall::Relocate => {
+                let cmd: Relocate = serde_json::from_slice(&body)?;
+                self.load().await?.ok_or_else(no_such_ride)?;
+                self.change(|record| record.relocate(&cmd.driver_id, &cmd.region))?;
+                self.runner().run(Vec::new()).await?;
+                Ok(Response::empty()?.with_status(204))
+            }
             RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
     }
@@ -248,7 +263,7 @@ impl RideDo {
     }
 
     pub(crate) fn config(&self) -> std::result::Result<Config, AppError> {
-        Config::from_lookup(|name| crate::api::lookup(&self.env, name)).map_err(|e| AppError::Internal(e.0))
+        crate::api::config(&self.env)
     }
 
     pub(crate) fn state(&self) -> &State {

@@ -37,6 +37,8 @@ pub enum RegionCall {
     Driver,
     /// Accept a dispatcher's WebSocket (GET with `Upgrade: websocket`).
     ConnectDispatcher,
+    /// Take over a driver handed off by a neighbouring region.
+    Adopt,
 }
 
 impl RegionCall {
@@ -49,6 +51,7 @@ impl RegionCall {
             RegionCall::Deliver => "/deliver",
             RegionCall::Driver => "/driver",
             RegionCall::ConnectDispatcher => "/connect/dispatcher",
+            RegionCall::Adopt => "/adopt",
         }
     }
 
@@ -61,6 +64,7 @@ impl RegionCall {
             RegionCall::Deliver,
             RegionCall::Driver,
             RegionCall::ConnectDispatcher,
+            RegionCall::Adopt,
         ]
         .into_iter()
         .find(|call| call.path() == path)
@@ -133,6 +137,38 @@ pub struct DriverLookup {
     pub driver_id: String,
 }
 
+/// An offer a driver holds, re-sent when it reconnects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldOffer {
+    /// The ride offered.
+    pub ride_id: String,
+    /// The `ride_offer` frame as sent.
+    pub frame: String,
+    /// When the offer lapses.
+    pub expires_at: i64,
+}
+
+/// What a region remembers of a driver across its sockets and reconnects,
+/// and hands to the next region when the driver moves.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DriverMemo {
+    /// The active ride, while the driver has one.
+    pub busy_ride: Option<String>,
+    /// The last `ride_assigned` / `ride_updated` frame of the active ride.
+    pub active_frame: Option<String>,
+    /// Offers not yet taken, cancelled or expired.
+    pub offers: Vec<HeldOffer>,
+}
+
+/// Body of [`RegionCall::Adopt`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Adopt {
+    /// The driver.
+    pub driver_id: String,
+    /// What the old region remembered of it.
+    pub memo: DriverMemo,
+}
+
 /// One frame for one driver.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
@@ -187,6 +223,16 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     do_http::post_json(&stub(env, cell)?, call.path(), body).await
 }
 
+/// Like [`call`], for calls that answer 204 without a body (read as null).
+pub async fn call_empty<B: Serialize>(
+    env: &Env,
+    cell: &str,
+    call: RegionCall,
+    body: &B,
+) -> Result<serde_json::Value, AppError> {
+    do_http::post_json_or_empty(&stub(env, cell)?, call.path(), body).await
+}
+
 /// Hands a driver's WebSocket upgrade over to its region, with its identity.
 pub async fn connect_driver(env: &Env, connect: &DriverConnect) -> Result<Response, AppError> {
     do_http::upgrade(&stub(env, &connect.region)?, RegionCall::ConnectDriver.path(), CONNECT_HEADER, connect).await
@@ -219,6 +265,7 @@ mod tests {
             RegionCall::Deliver,
             RegionCall::Driver,
             RegionCall::ConnectDispatcher,
+            RegionCall::Adopt,
         ];
         for call in all {
             // The match makes a new variant a compile error until it is listed here.
@@ -228,7 +275,8 @@ mod tests {
                 | RegionCall::Nearby
                 | RegionCall::Deliver
                 | RegionCall::Driver
-                | RegionCall::ConnectDispatcher => {}
+                | RegionCall::ConnectDispatcher
+                | RegionCall::Adopt => {}
             }
             assert_eq!(RegionCall::from_path(call.path()), Some(call));
         }

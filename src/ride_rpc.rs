@@ -45,10 +45,14 @@ pub enum RideCall {
     Step,
     /// The assigned driver's position, for the ride socket.
     Location,
+    /// An offered driver starts or stops viewing the ride.
+    Viewing,
+    /// A driver's socket moved to another region.
+    Relocate,
 }
 
 impl RideCall {
-    const ALL: [RideCall; 9] = [
+    const ALL: [RideCall; 11] = [
         RideCall::Create,
         RideCall::View,
         RideCall::Accept,
@@ -58,6 +62,8 @@ impl RideCall {
         RideCall::Cancel,
         RideCall::Step,
         RideCall::Location,
+        RideCall::Viewing,
+        RideCall::Relocate,
     ];
 
     /// The internal path of the call.
@@ -72,6 +78,8 @@ impl RideCall {
             RideCall::Cancel => "/cancel",
             RideCall::Step => "/step",
             RideCall::Location => "/location",
+            RideCall::Viewing => "/viewing",
+            RideCall::Relocate => "/relocate",
         }
     }
 
@@ -121,6 +129,24 @@ pub struct DriverPosition {
     pub location: LatLng,
     /// Its heading, when known.
     pub heading: Option<f64>,
+}
+
+/// Body of [`RideCall::Viewing`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Viewing {
+    /// The driver.
+    pub driver_id: String,
+    /// True for `view_ride`, false for `stop_viewing`.
+    pub viewing: bool,
+}
+
+/// Body of [`RideCall::Relocate`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Relocate {
+    /// The driver.
+    pub driver_id: String,
+    /// Its new region.
+    pub region: String,
 }
 
 /// The identity of a rider socket handed to the Ride DO.
@@ -208,11 +234,13 @@ mod tests {
                 | RideCall::Decline
                 | RideCall::Cancel
                 | RideCall::Step
-                | RideCall::Location => {}
+                | RideCall::Location
+                | RideCall::Viewing
+                | RideCall::Relocate => {}
             }
             assert_eq!(RideCall::from_path(call.path()), Some(call));
         }
-        assert_eq!(RideCall::ALL.len(), 9);
+        assert_eq!(RideCall::ALL.len(), 11);
         assert_eq!(RideCall::from_path("/nope"), None);
     }
 }

@@ -171,3 +171,38 @@ fn location_is_relayed_only_for_the_assigned_driver_of_an_active_ride() {
     record.step("d1", RideStep::Completed, None, T0).unwrap();
     assert!(!record.relays_location_of("d1"));
 }
+
+#[test]
+fn drivers_holding_the_offer_hear_the_viewer_count_change() {
+    let mut record = with_round_one(&["d1", "d2", "d3"]);
+    let effects = record.set_viewing("d1", true, T0).unwrap();
+    assert_eq!(driver_frames(&effects).len(), 3, "every holder hears it");
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::ToDrivers { message: ridewire::core::protocol::DriverOutbound::ViewerCount { count: 1, .. }, .. }
+    )));
+    record.set_viewing("d2", true, T0).unwrap();
+    assert_eq!(record.viewers.len(), 2);
+    let stopped = record.set_viewing("d1", false, T0).unwrap();
+    assert!(stopped.iter().any(|e| matches!(
+        e,
+        Effect::ToDrivers { message: ridewire::core::protocol::DriverOutbound::ViewerCount { count: 1, .. }, .. }
+    )));
+}
+
+#[test]
+fn viewing_twice_or_stopping_without_viewing_changes_nothing() {
+    let mut record = with_round_one(&["d1"]);
+    record.set_viewing("d1", true, T0).unwrap();
+    assert!(record.set_viewing("d1", true, T0).unwrap().is_empty());
+    record.set_viewing("d1", false, T0).unwrap();
+    assert!(record.set_viewing("d1", false, T0).unwrap().is_empty());
+}
+
+#[test]
+fn only_drivers_holding_the_offer_may_view_it() {
+    let mut record = with_round_one(&["d1"]);
+    assert_eq!(record.set_viewing("d9", true, T0).unwrap_err(), StepError::Refused(AcceptFailure::NotOffered));
+    record.decline("d1", T0).unwrap();
+    assert!(record.set_viewing("d1", true, T0).is_err(), "a driver who declined holds no offer");
+}

@@ -48,7 +48,7 @@ async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
         Route::Health => health::health(),
         Route::OpenApi => health::openapi(),
         route => {
-            let config = Config::from_lookup(|name| lookup(&env, name)).map_err(|e| AppError::Internal(e.0))?;
+            let config = config(&env)?;
             let ctx = RequestContext::new(req, env, config, is_socket(&route))?;
             dispatch(route, ctx).await
         }
@@ -82,6 +82,11 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
 /// WebSocket routes also take the token from `?token=` (browsers cannot set headers).
 fn is_socket(route: &Route) -> bool {
     matches!(route, Route::DriverSocket | Route::RideSocket(_) | Route::DispatchSocket)
+}
+
+/// The deployment's config from the Worker's vars and secrets.
+pub fn config(env: &Env) -> Result<Config, AppError> {
+    Config::from_lookup(|name| lookup(env, name)).map_err(|e| AppError::Internal(e.0))
 }
 
 /// A var or secret by name, as a string.

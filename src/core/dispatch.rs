@@ -285,6 +285,13 @@ impl RideRecord {
         Ok(effects)
     }
 
+    /// A driver's sockets moved to `region`: frames for it go there from now on.
+    pub fn relocate(&mut self, driver_id: &str, region: &str) {
+        for offer in self.offers.iter_mut().filter(|o| o.driver.driver_id == driver_id) {
+            offer.driver.region = region.to_string();
+        }
+    }
+
     /// The time the DO must next wake up for this ride, if any.
     pub fn next_deadline(&self) -> Option<i64> {
         self.round_expires_at.filter(|_| self.ride.status == RideStatus::Searching)

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod driver;
 pub mod driver_index;
 pub mod geo;
+pub mod handoff;
 pub mod identity;
 pub mod ids;
 pub mod invalid;
@@ -23,5 +24,6 @@ pub mod ride_query;
 pub mod ride_request;
 pub mod socket_rules;
 pub mod stats;
+pub mod viewers;
 
 pub use invalid::Invalid;

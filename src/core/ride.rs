@@ -158,6 +158,9 @@ pub struct RideRecord {
     /// The accept lock, while one is held.
     #[serde(default)]
     pub lock: Option<AcceptLock>,
+    /// Offered drivers now viewing the ride.
+    #[serde(default)]
+    pub viewers: std::collections::BTreeSet<String>,
 }
 
 /// One entry of a ride's event log, numbered 1, 2, 3… per ride.
@@ -225,6 +228,7 @@ impl RideRecord {
             offers: Vec::new(),
             round_expires_at: None,
             lock: None,
+            viewers: Default::default(),
         };
         let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
         (record, effects)
