@@ -15,7 +15,7 @@ use super::socket_reply::{evict_oldest, reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
 use crate::core::protocol::{parse_frame, DispatchOutbound, DriverInbound, DriverOutbound};
-use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
+use crate::core::socket_rules::RateLimiter;
 use crate::core::stats::RegionFigures;
 use crate::error::AppError;
 use crate::region_rpc::{
@@ -199,23 +199,12 @@ impl RegionDo {
             return;
         };
         let now = now_ms();
-        let admission = socket.limiter.admit(now);
+        let admitted = super::socket_reply::admit(&ws, &mut socket.limiter, now);
         if let Err(err) = socket.save(&ws) {
             worker::console_error!("saving a driver socket failed: {err}");
         }
-        match admission {
-            Admission::Admit => {}
-            Admission::Drop { warn } => {
-                if warn {
-                    super::socket_reply::rate_limited(&ws);
-                }
-                return;
-            }
-            Admission::Close => {
-                super::socket_reply::rate_limited(&ws);
-                sockets::close(&ws, CLOSE_POLICY, "message rate exceeded");
-                return;
-            }
+        if !admitted {
+            return;
         }
         let text = match super::socket_reply::frame_text(&ws, message) {
             Some(text) => text,

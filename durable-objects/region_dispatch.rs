@@ -7,11 +7,11 @@ use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncoming
 
 use super::region::RegionDo;
 use super::region_sockets::send;
-use super::socket_reply::{evict_oldest, frame_error, frame_text, rate_limited, reply, socket_id};
+use super::socket_reply::{admit, evict_oldest, frame_error, frame_text, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::Role;
 use crate::core::protocol::{parse_frame, to_frame, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
-use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
+use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
 use crate::region_rpc::{DispatcherConnect, RideFeed, CONNECT_HEADER};
 
@@ -137,23 +137,12 @@ pub async fn ride_feed(state: &State, feed: &RideFeed) -> Result<(), AppError> {
 /// Handles one frame from a dispatcher.
 pub async fn on_message(region: &RegionDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
     let Some(mut socket) = DispatcherSocket::of(ws) else { return };
-    let admission = socket.limiter.admit(now);
+    let admitted = admit(ws, &mut socket.limiter, now);
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a dispatch socket failed: {err}");
     }
-    match admission {
-        Admission::Admit => {}
-        Admission::Drop { warn } => {
-            if warn {
-                rate_limited(ws);
-            }
-            return;
-        }
-        Admission::Close => {
-            rate_limited(ws);
-            let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
-            return;
-        }
+    if !admitted {
+        return;
     }
     let Some(text) = frame_text(ws, message) else { return };
     let inbound = match parse_frame::<DispatcherInbound>(&text) {

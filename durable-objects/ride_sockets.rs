@@ -7,12 +7,12 @@ use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncoming
 
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
-use super::socket_reply::{error, evict_oldest, frame_error, frame_text, rate_limited, reply, socket_id};
+use super::socket_reply::{admit, error, evict_oldest, frame_error, frame_text, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
-use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY};
+use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
 use crate::ride_rpc::{CancelRide, RiderConnect, CONNECT_HEADER};
 
@@ -150,23 +150,12 @@ pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomin
         let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
         return;
     };
-    let admission = socket.limiter.admit(now);
+    let admitted = admit(ws, &mut socket.limiter, now);
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a rider socket failed: {err}");
     }
-    match admission {
-        Admission::Admit => {}
-        Admission::Drop { warn } => {
-            if warn {
-                rate_limited(ws);
-            }
-            return;
-        }
-        Admission::Close => {
-            rate_limited(ws);
-            let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
-            return;
-        }
+    if !admitted {
+        return;
     }
     let Some(text) = frame_text(ws, message) else { return };
     let inbound = match parse_frame::<PassengerInbound>(&text) {

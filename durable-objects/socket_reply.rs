@@ -5,7 +5,9 @@ use serde::Serialize;
 use worker::{WebSocket, WebSocketIncomingMessage};
 
 use crate::core::protocol::{error_frame, to_frame, FrameError, MAX_FRAME_BYTES};
-use crate::core::socket_rules::{sockets_to_evict, CLOSE_REPLACED, CLOSE_TOO_LARGE, MAX_SOCKETS_PER_SUB};
+use crate::core::socket_rules::{
+    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, CLOSE_TOO_LARGE, MAX_SOCKETS_PER_SUB,
+};
 use crate::error::AppError;
 
 /// Sends `message` with the `req_id` it answers, if any.
@@ -16,6 +18,26 @@ pub fn reply<T: Serialize>(ws: &WebSocket, message: &T, req_id: Option<&str>) {
 /// Sends a protocol `error` frame.
 pub fn error(ws: &WebSocket, code: &str, message: &str, req_id: Option<&str>) {
     send_text(ws, &error_frame(code, message, req_id));
+}
+
+/// Applies the rate limit to a frame: true when it may be handled. A dropped
+/// frame is answered `rate_limited` (at most once a second); a client that
+/// keeps flooding is told so and closed with 1008.
+pub fn admit(ws: &WebSocket, limiter: &mut RateLimiter, now_ms: i64) -> bool {
+    match limiter.admit(now_ms) {
+        Admission::Admit => true,
+        Admission::Drop { warn } => {
+            if warn {
+                rate_limited(ws);
+            }
+            false
+        }
+        Admission::Close => {
+            rate_limited(ws);
+            let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
+            false
+        }
+    }
 }
 
 /// Tells a client its frames are being dropped.

@@ -42,6 +42,16 @@ pub enum RegionCall {
 }
 
 impl RegionCall {
+    const ALL: [RegionCall; 7] = [
+        RegionCall::ConnectDriver,
+        RegionCall::Candidates,
+        RegionCall::Nearby,
+        RegionCall::Deliver,
+        RegionCall::Driver,
+        RegionCall::ConnectDispatcher,
+        RegionCall::Adopt,
+    ];
+
     /// The internal path of the call.
     pub fn path(self) -> &'static str {
         match self {
@@ -57,17 +67,7 @@ impl RegionCall {
 
     /// The call an internal path names.
     pub fn from_path(path: &str) -> Option<RegionCall> {
-        [
-            RegionCall::ConnectDriver,
-            RegionCall::Candidates,
-            RegionCall::Nearby,
-            RegionCall::Deliver,
-            RegionCall::Driver,
-            RegionCall::ConnectDispatcher,
-            RegionCall::Adopt,
-        ]
-        .into_iter()
-        .find(|call| call.path() == path)
+        RegionCall::ALL.into_iter().find(|call| call.path() == path)
     }
 }
 
@@ -258,16 +258,7 @@ mod tests {
 
     #[test]
     fn every_region_call_is_found_by_its_path() {
-        let all = [
-            RegionCall::ConnectDriver,
-            RegionCall::Candidates,
-            RegionCall::Nearby,
-            RegionCall::Deliver,
-            RegionCall::Driver,
-            RegionCall::ConnectDispatcher,
-            RegionCall::Adopt,
-        ];
-        for call in all {
+        for call in RegionCall::ALL {
             // The match makes a new variant a compile error until it is listed here.
             match call {
                 RegionCall::ConnectDriver
