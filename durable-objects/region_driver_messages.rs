@@ -11,13 +11,11 @@ use super::token_expiry;
 use crate::core::dispatch::AcceptLock;
 use crate::core::geo::LatLng;
 use crate::core::identity::{Caller, Role};
+use crate::core::lifecycle::location_relay_due;
 use crate::core::protocol::{AcceptFailure, DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::ride::Ride;
 use crate::error::AppError;
 use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide, Viewing};
-
-/// The least time between two positions relayed to a ride socket.
-const RELAY_INTERVAL_MS: i64 = 1_000;
 
 /// Handles one parsed message from a driver.
 pub async fn handle(
@@ -68,7 +66,7 @@ async fn location_update(
 ) {
     socket.location = at;
     socket.location_at = now;
-    let relay = socket.busy_ride.clone().filter(|_| now - socket.relayed_at >= RELAY_INTERVAL_MS);
+    let relay = socket.busy_ride.clone().filter(|_| location_relay_due(socket.relayed_at, now));
     if relay.is_some() {
         socket.relayed_at = now;
     }

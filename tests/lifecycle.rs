@@ -206,3 +206,11 @@ fn only_drivers_holding_the_offer_may_view_it() {
     record.decline("d1", T0).unwrap();
     assert!(record.set_viewing("d1", true, T0).is_err(), "a driver who declined holds no offer");
 }
+
+#[test]
+fn positions_are_relayed_at_most_once_a_second() {
+    use ridewire::core::lifecycle::location_relay_due;
+    assert!(location_relay_due(0, T0), "the first position goes at once");
+    assert!(!location_relay_due(T0, T0 + 999));
+    assert!(location_relay_due(T0, T0 + 1_000));
+}

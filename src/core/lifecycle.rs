@@ -8,6 +8,15 @@ use super::identity::{Caller, Role};
 use super::protocol::{AcceptFailure, DriverOutbound, PassengerEvent, RideStep};
 use super::ride::{RideRecord, RideStatus};
 
+/// The least time between two positions relayed to a ride socket, in ms.
+pub const LOCATION_RELAY_INTERVAL_MS: i64 = 1_000;
+
+/// Whether a driver's position may go to its ride socket now: at most once
+/// a second, and updates inside the second are dropped, not delayed.
+pub fn location_relay_due(last_relayed_at: i64, now_ms: i64) -> bool {
+    now_ms - last_relayed_at >= LOCATION_RELAY_INTERVAL_MS
+}
+
 /// Why a lifecycle step is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StepError {
