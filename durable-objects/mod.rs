@@ -1,6 +1,7 @@
 //! The Durable Object classes: thin shells that feed requests to the core
 //! and carry out what it decides (store, answer, write D1, set the alarm).
 
+mod attachment;
 mod d1_outbox;
 mod region;
 mod region_delivery;

@@ -9,12 +9,13 @@ use worker::{
     WebSocketPair,
 };
 
+use super::attachment::{read_frame, Attachment};
 use super::region_dispatch::{self, DISPATCHER_TAG};
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
 use super::socket_reply::{evict_oldest, reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
-use crate::core::protocol::{parse_frame, DispatchOutbound, DriverInbound, DriverOutbound};
+use crate::core::protocol::{DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::socket_rules::RateLimiter;
 use crate::core::stats::RegionFigures;
 use crate::error::AppError;
@@ -199,23 +200,8 @@ impl RegionDo {
             return;
         };
         let now = now_ms();
-        let admitted = super::socket_reply::admit(&ws, &mut socket.limiter, now);
-        if let Err(err) = socket.save(&ws) {
-            worker::console_error!("saving a driver socket failed: {err}");
-        }
-        if !admitted {
-            return;
-        }
-        let text = match super::socket_reply::frame_text(&ws, message) {
-            Some(text) => text,
-            None => return,
-        };
-        match parse_frame::<DriverInbound>(&text) {
-            Ok(inbound) => {
-                super::region_driver_messages::handle(self, &ws, socket, inbound.message, inbound.req_id, now).await
-            }
-            Err(err) => super::socket_reply::frame_error(&ws, &err),
-        }
+        let Some(inbound) = read_frame::<_, DriverInbound>(&ws, &mut socket, message, now) else { return };
+        super::region_driver_messages::handle(self, &ws, socket, inbound.message, inbound.req_id, now).await
     }
 
     /// A socket closed or failed: the driver goes offline once its last socket is gone.

@@ -3,6 +3,7 @@
 
 use worker::State;
 
+use super::attachment::Attachment;
 use super::region_sockets::{load_memo, save_memo, send, sockets_of, DriverMemo, HeldOffer};
 use crate::error::AppError;
 use crate::region_rpc::{DeliverBatch, Delivery, DeliveryKind};

@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
+use super::attachment::{read_frame, Attachment};
 use super::region::RegionDo;
 use super::region_sockets::send;
-use super::socket_reply::{admit, evict_oldest, frame_error, frame_text, reply, socket_id};
+use super::socket_reply::{evict_oldest, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::Role;
-use crate::core::protocol::{parse_frame, to_frame, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
+use crate::core::protocol::{to_frame, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
 use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
 use crate::region_rpc::{DispatcherConnect, RideFeed, CONNECT_HEADER};
@@ -36,18 +37,13 @@ pub struct DispatcherSocket {
     limiter: RateLimiter,
 }
 
+impl Attachment for DispatcherSocket {
+    fn limiter(&mut self) -> &mut RateLimiter {
+        &mut self.limiter
+    }
+}
+
 impl DispatcherSocket {
-    /// Reads a socket's attachment, if it is a dispatch socket.
-    pub fn of(ws: &WebSocket) -> Option<DispatcherSocket> {
-        let json = ws.deserialize_attachment::<String>().ok()??;
-        serde_json::from_str(&json).ok()
-    }
-
-    fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
-        ws.serialize_attachment(serde_json::to_string(self)?)?;
-        Ok(())
-    }
-
     /// This socket's id.
     pub fn id(&self) -> &str {
         &self.socket_id
@@ -137,18 +133,7 @@ pub async fn ride_feed(state: &State, feed: &RideFeed) -> Result<(), AppError> {
 /// Handles one frame from a dispatcher.
 pub async fn on_message(region: &RegionDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
     let Some(mut socket) = DispatcherSocket::of(ws) else { return };
-    let admitted = admit(ws, &mut socket.limiter, now);
-    if let Err(err) = socket.save(ws) {
-        worker::console_error!("saving a dispatch socket failed: {err}");
-    }
-    if !admitted {
-        return;
-    }
-    let Some(text) = frame_text(ws, message) else { return };
-    let inbound = match parse_frame::<DispatcherInbound>(&text) {
-        Ok(inbound) => inbound,
-        Err(err) => return frame_error(ws, &err),
-    };
+    let Some(inbound) = read_frame::<_, DispatcherInbound>(ws, &mut socket, message, now) else { return };
     let req = inbound.req_id.as_deref();
     match inbound.message {
         DispatcherInbound::Ping => reply(ws, &DispatchOutbound::Pong { ts: now }, req),

@@ -3,6 +3,7 @@
 
 use worker::WebSocket;
 
+use super::attachment::Attachment;
 use super::region::RegionDo;
 use super::region_dispatch;
 use super::region_sockets::{sockets_of, DriverSocket};

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{console_error, State, WebSocket};
 
+use super::attachment::Attachment;
 use crate::core::geo::LatLng;
 use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
@@ -48,17 +49,9 @@ pub struct DriverSocket {
     pub viewing: Vec<String>,
 }
 
-impl DriverSocket {
-    /// Reads a socket's attachment.
-    pub fn of(ws: &WebSocket) -> Option<DriverSocket> {
-        let json = ws.deserialize_attachment::<String>().ok()??;
-        serde_json::from_str(&json).ok()
-    }
-
-    /// Writes the attachment back.
-    pub fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
-        ws.serialize_attachment(serde_json::to_string(self)?)?;
-        Ok(())
+impl Attachment for DriverSocket {
+    fn limiter(&mut self) -> &mut RateLimiter {
+        &mut self.limiter
     }
 }
 

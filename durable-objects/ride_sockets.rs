@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
+use super::attachment::{read_frame, Attachment};
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
-use super::socket_reply::{admit, error, evict_oldest, frame_error, frame_text, reply, socket_id};
+use super::socket_reply::{error, evict_oldest, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::{Caller, Role};
-use crate::core::protocol::{parse_frame, PassengerInbound, RideOutbound};
+use crate::core::protocol::{PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
 use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
@@ -34,15 +35,9 @@ struct RiderSocket {
     limiter: RateLimiter,
 }
 
-impl RiderSocket {
-    fn of(ws: &WebSocket) -> Option<RiderSocket> {
-        let json = ws.deserialize_attachment::<String>().ok()??;
-        serde_json::from_str(&json).ok()
-    }
-
-    fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
-        ws.serialize_attachment(serde_json::to_string(self)?)?;
-        Ok(())
+impl Attachment for RiderSocket {
+    fn limiter(&mut self) -> &mut RateLimiter {
+        &mut self.limiter
     }
 }
 
@@ -150,18 +145,7 @@ pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomin
         let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
         return;
     };
-    let admitted = admit(ws, &mut socket.limiter, now);
-    if let Err(err) = socket.save(ws) {
-        worker::console_error!("saving a rider socket failed: {err}");
-    }
-    if !admitted {
-        return;
-    }
-    let Some(text) = frame_text(ws, message) else { return };
-    let inbound = match parse_frame::<PassengerInbound>(&text) {
-        Ok(inbound) => inbound,
-        Err(err) => return frame_error(ws, &err),
-    };
+    let Some(inbound) = read_frame::<_, PassengerInbound>(ws, &mut socket, message, now) else { return };
     let req = inbound.req_id.as_deref();
     match inbound.message {
         PassengerInbound::Ping => reply(ws, &RideOutbound::Pong { ts: now }, req),
