@@ -4,17 +4,23 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{WebSocket, WebSocketIncomingMessage};
+use worker::{State, WebSocket, WebSocketIncomingMessage};
 
 use super::socket_reply::{admit, frame_error, frame_text};
 use crate::core::protocol::{parse_frame, Inbound, Validate};
-use crate::core::socket_rules::RateLimiter;
+use crate::core::socket_rules::{sockets_to_evict, RateLimiter, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB};
 use crate::error::AppError;
 
 /// A socket's attachment.
 pub trait Attachment: Serialize + DeserializeOwned {
     /// The socket's rate limiter.
     fn limiter(&mut self) -> &mut RateLimiter;
+
+    /// The socket's unique id.
+    fn socket_id(&self) -> &str;
+
+    /// When the socket opened.
+    fn opened_at(&self) -> i64;
 
     /// Reads a socket's attachment, if it is of this kind.
     fn of(ws: &WebSocket) -> Option<Self> {
@@ -26,6 +32,22 @@ pub trait Attachment: Serialize + DeserializeOwned {
     fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
         ws.serialize_attachment(serde_json::to_string(self)?)?;
         Ok(())
+    }
+}
+
+/// The open sockets tagged `tag` that carry an attachment of kind `A`.
+pub fn tagged<A: Attachment>(state: &State, tag: &str) -> Vec<(WebSocket, A)> {
+    state.get_websockets_with_tag(tag).into_iter().filter_map(|ws| A::of(&ws).map(|a| (ws, a))).collect()
+}
+
+/// Once a new socket of a `sub` is open, keeps at most five: the oldest of
+/// its `others` are closed with 4002. The new socket is never the one closed.
+pub fn evict_oldest<A: Attachment>(others: &[(WebSocket, A)]) {
+    let open: Vec<(String, i64)> = others.iter().map(|(_, a)| (a.socket_id().to_string(), a.opened_at())).collect();
+    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB - 1) {
+        if let Some((ws, _)) = others.iter().find(|(_, a)| a.socket_id() == evicted) {
+            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
+        }
     }
 }
 

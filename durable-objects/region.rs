@@ -9,10 +9,10 @@ use worker::{
     WebSocketPair,
 };
 
-use super::attachment::{read_frame, Attachment};
+use super::attachment::{evict_oldest, read_frame, Attachment};
 use super::region_dispatch::{self, DISPATCHER_TAG};
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
-use super::socket_reply::{evict_oldest, reply, socket_id};
+use super::socket_reply::{reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
 use crate::core::protocol::{DispatchOutbound, DriverInbound, DriverOutbound};
@@ -166,8 +166,7 @@ impl RegionDo {
             viewing: Vec::new(),
         };
         socket.save(&pair.server)?;
-        let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
-        evict_oldest(&open);
+        evict_oldest(&others);
         self.with_index(|index| {
             index.upsert(&connect.driver_id, connect.location, available);
             index.set_busy(&connect.driver_id, memo.busy_ride.is_some());

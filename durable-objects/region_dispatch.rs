@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use super::attachment::{read_frame, Attachment};
+use super::attachment::{evict_oldest, read_frame, tagged, Attachment};
 use super::region::RegionDo;
 use super::region_sockets::send;
-use super::socket_reply::{evict_oldest, reply, socket_id};
+use super::socket_reply::{reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::Role;
 use crate::core::protocol::{to_frame, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
@@ -41,6 +41,14 @@ impl Attachment for DispatcherSocket {
     fn limiter(&mut self) -> &mut RateLimiter {
         &mut self.limiter
     }
+
+    fn socket_id(&self) -> &str {
+        &self.socket_id
+    }
+
+    fn opened_at(&self) -> i64 {
+        self.opened_at
+    }
 }
 
 impl DispatcherSocket {
@@ -57,11 +65,7 @@ pub async fn connect(region: &RegionDo, req: &Request, now: i64) -> Result<Respo
     region.remember_cell(&connect.region).await?;
     let state = region.state();
     let tag = sub_tag(&connect.sub);
-    let others: Vec<(WebSocket, DispatcherSocket)> = state
-        .get_websockets_with_tag(&tag)
-        .into_iter()
-        .filter_map(|ws| DispatcherSocket::of(&ws).map(|s| (ws, s)))
-        .collect();
+    let others: Vec<(WebSocket, DispatcherSocket)> = tagged(state, &tag);
     let pair = WebSocketPair::new()?;
     state.accept_websocket_with_tags(&pair.server, &[DISPATCHER_TAG, tag.as_str()]);
     let socket = DispatcherSocket {
@@ -72,8 +76,7 @@ pub async fn connect(region: &RegionDo, req: &Request, now: i64) -> Result<Respo
         limiter: RateLimiter::new(now),
     };
     socket.save(&pair.server)?;
-    let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
-    evict_oldest(&open);
+    evict_oldest(&others);
     let drivers = region.with_index(|index| {
         index
             .drivers()

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{console_error, State, WebSocket};
 
-use super::attachment::Attachment;
+use super::attachment::{tagged, Attachment};
 use crate::core::geo::LatLng;
 use crate::core::socket_rules::RateLimiter;
 use crate::error::AppError;
@@ -53,6 +53,14 @@ impl Attachment for DriverSocket {
     fn limiter(&mut self) -> &mut RateLimiter {
         &mut self.limiter
     }
+
+    fn socket_id(&self) -> &str {
+        &self.socket_id
+    }
+
+    fn opened_at(&self) -> i64 {
+        self.opened_at
+    }
 }
 
 pub use crate::region_rpc::{DriverMemo, HeldOffer};
@@ -96,9 +104,5 @@ pub fn close(ws: &WebSocket, code: u16, reason: &str) {
 
 /// The open sockets of one driver with their attachments.
 pub fn sockets_of(state: &State, driver_id: &str) -> Vec<(WebSocket, DriverSocket)> {
-    state
-        .get_websockets_with_tag(&driver_tag(driver_id))
-        .into_iter()
-        .filter_map(|ws| DriverSocket::of(&ws).map(|a| (ws, a)))
-        .collect()
+    tagged(state, &driver_tag(driver_id))
 }

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use super::attachment::{read_frame, Attachment};
+use super::attachment::{evict_oldest, read_frame, tagged, Attachment};
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
-use super::socket_reply::{error, evict_oldest, reply, socket_id};
+use super::socket_reply::{error, reply, socket_id};
 use super::token_expiry;
 use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{PassengerInbound, RideOutbound};
@@ -39,6 +39,14 @@ impl Attachment for RiderSocket {
     fn limiter(&mut self) -> &mut RateLimiter {
         &mut self.limiter
     }
+
+    fn socket_id(&self) -> &str {
+        &self.socket_id
+    }
+
+    fn opened_at(&self) -> i64 {
+        self.opened_at
+    }
 }
 
 /// Accepts a rider's socket: `connected`, then every event after `last_seq`.
@@ -52,11 +60,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     let state = ride.state();
     let pair = WebSocketPair::new()?;
     let tag = sub_tag(&connect.caller.sub);
-    let others: Vec<(WebSocket, RiderSocket)> = state
-        .get_websockets_with_tag(&tag)
-        .into_iter()
-        .filter_map(|ws| RiderSocket::of(&ws).map(|s| (ws, s)))
-        .collect();
+    let others: Vec<(WebSocket, RiderSocket)> = tagged(state, &tag);
     state.accept_websocket_with_tags(&pair.server, &[RIDER_TAG, tag.as_str()]);
     let socket = RiderSocket {
         socket_id: socket_id()?,
@@ -67,8 +71,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
         limiter: RateLimiter::new(now),
     };
     socket.save(&pair.server)?;
-    let open: Vec<_> = others.iter().map(|(ws, s)| (ws, s.socket_id.as_str(), s.opened_at)).collect();
-    evict_oldest(&open);
+    evict_oldest(&others);
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,

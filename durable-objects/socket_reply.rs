@@ -5,9 +5,7 @@ use serde::Serialize;
 use worker::{WebSocket, WebSocketIncomingMessage};
 
 use crate::core::protocol::{error_frame, to_frame, FrameError, MAX_FRAME_BYTES};
-use crate::core::socket_rules::{
-    sockets_to_evict, Admission, RateLimiter, CLOSE_POLICY, CLOSE_REPLACED, CLOSE_TOO_LARGE, MAX_SOCKETS_PER_SUB,
-};
+use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY, CLOSE_TOO_LARGE};
 use crate::error::AppError;
 
 /// Sends `message` with the `req_id` it answers, if any.
@@ -66,18 +64,6 @@ pub fn frame_text(ws: &WebSocket, message: WebSocketIncomingMessage) -> Option<S
         WebSocketIncomingMessage::Binary(_) => {
             error(ws, "bad_message", "frames must be JSON text, not binary", None);
             None
-        }
-    }
-}
-
-/// Once a new socket of a `sub` is open, keeps at most five: the oldest of
-/// its `others` (socket, socket id, opened at) are closed with 4002. The new
-/// socket is never the one closed.
-pub fn evict_oldest(others: &[(&WebSocket, &str, i64)]) {
-    let open: Vec<(String, i64)> = others.iter().map(|(_, id, at)| (id.to_string(), *at)).collect();
-    for evicted in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB - 1) {
-        if let Some((ws, _, _)) = others.iter().find(|(_, id, _)| *id == evicted) {
-            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
         }
     }
 }
