@@ -1,0 +1,541 @@
+//! One driver's commitments, decided without IO: the driver core behind the
+//! Driver Durable Object (`driver/{id}`). It owns the driver's one active
+//! ride (claimed atomically at accept), its open offers, where its sockets
+//! are, and the frames owed to it, retried until they land or are superseded.
+//!
+//! Every input goes through [`Commitments::handle`] with the current time and
+//! returns the [`DriverEffect`]s the shell carries out, in order (sans-IO,
+//! like quinn-proto). Answers of other objects come back as new inputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::geo::LatLng;
+use super::lifecycle::location_relay_due;
+
+/// How long a claim may wait for its ride to record the accept before the
+/// driver asks the ride whether it did (a crash in between), in ms.
+pub const CLAIM_CONFIRM_MS: i64 = 15_000;
+/// The retry delays of a delivery to a region that failed, in ms.
+pub const RETRY_DELAYS_MS: [i64; 5] = [500, 1_000, 2_000, 5_000, 15_000];
+/// How long a frame owed to an offline driver is kept, in ms (24 hours).
+pub const OFFLINE_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+/// Frames kept for an offline driver at most; the oldest go first.
+pub const MAX_OWED: usize = 64;
+
+/// What a frame from a ride does to the driver's commitments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FrameKind {
+    /// A new offer (`ride_offer`); `delivered` when the ride's region already sent it.
+    Offer {
+        /// When the offer lapses.
+        expires_at: i64,
+        /// Whether the region of the round already put it on the driver's sockets.
+        delivered: bool,
+    },
+    /// The offer is over (`ride_taken`, `ride_cancelled` of an offer).
+    OfferClosed,
+    /// The ride recorded this driver's accept (`ride_assigned`) or moved on (`ride_updated`).
+    Active,
+    /// The active ride is over (completed or cancelled): the driver is free.
+    Over,
+    /// The ride did not record this driver's claim (it lost a race): free it.
+    Release,
+    /// Nothing to remember (`viewer_count`, direct replies).
+    Transient,
+}
+
+/// One frame from a ride to this driver, numbered per ride so that a
+/// retried or reordered call is applied once, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RideFrame {
+    /// Position in the ride's stream of frames to drivers.
+    pub id: u64,
+    /// What it does to the commitments.
+    pub kind: FrameKind,
+    /// The JSON text for the driver's sockets (none for a bare release).
+    pub frame: Option<String>,
+}
+
+/// The answer to a claim: a typed value, never an HTTP error to parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ClaimAnswer {
+    /// The driver is now committed to the ride.
+    Claimed,
+    /// The driver has another active ride.
+    Busy {
+        /// The ride it is committed to.
+        ride_id: String,
+    },
+}
+
+/// What a newly opened socket must be sent right after `connected`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AttachAnswer {
+    /// The active ride, while the driver has one (the region marks it busy).
+    pub busy_ride: Option<String>,
+    /// Open offers, the active ride, and frames kept while it was offline, in order.
+    pub frames: Vec<String>,
+}
+
+/// An input to the driver core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriverInput {
+    /// A ride asks to commit the driver to it (an accept in progress).
+    Claim { ride_id: String },
+    /// Frames from a ride, in the ride's order.
+    Frames { ride_id: String, frames: Vec<RideFrame> },
+    /// A socket of the driver opened in `region`.
+    Attach { socket_id: String, region: String },
+    /// A socket of the driver closed.
+    Detach { socket_id: String },
+    /// A region's answer to [`DriverEffect::Deliver`]: the driver's sockets it holds (and reached).
+    Delivered { region: String, ids: Vec<u64>, sockets: Vec<String> },
+    /// A region did not answer a [`DriverEffect::Deliver`].
+    DeliveryFailed { region: String },
+    /// The driver's position, from the region of one of its sockets.
+    Location { location: LatLng, heading: Option<f64> },
+    /// A ride's answer to [`DriverEffect::CheckClaim`]: whether it recorded this driver.
+    ClaimChecked { ride_id: String, assigned: bool },
+    /// The alarm fired.
+    Tick,
+}
+
+/// Something the Driver DO shell must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriverEffect {
+    /// Store the commitments and set the alarm to `wake_at`, in one write,
+    /// before any call to another object.
+    Persist { wake_at: Option<i64> },
+    /// Send `frames` to the driver's sockets in `region` and tell it the
+    /// driver's active ride (busy mark); answer with [`DriverInput::Delivered`].
+    Deliver { region: String, frames: Vec<(u64, String)>, busy_ride: Option<String> },
+    /// Relay the driver's position to its active ride.
+    Relay { ride_id: String, location: LatLng, heading: Option<f64> },
+    /// Give an offer back to its ride: a busy driver takes no offers.
+    Decline { ride_id: String },
+    /// Ask a ride whether it recorded this driver; answer with [`DriverInput::ClaimChecked`].
+    CheckClaim { ride_id: String },
+    /// Answer a claim.
+    AnswerClaim(ClaimAnswer),
+    /// Answer an attach.
+    AnswerAttach(AttachAnswer),
+}
+
+/// The driver's one active ride.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveRide {
+    /// The ride.
+    pub ride_id: String,
+    /// When it was claimed.
+    pub claimed_at: i64,
+    /// Whether the ride recorded the accept.
+    pub confirmed: bool,
+    /// The latest `ride_assigned` / `ride_updated` frame, re-sent on connect.
+    pub frame: Option<String>,
+    /// When to ask the ride whether it recorded the claim, while unconfirmed.
+    pub check_at: Option<i64>,
+}
+
+/// An offer the driver still holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenOffer {
+    /// The ride offered.
+    pub ride_id: String,
+    /// The `ride_offer` frame as first sent (with its `expires_at`).
+    pub frame: String,
+    /// When it lapses.
+    pub expires_at: i64,
+}
+
+/// A frame not yet on the driver's sockets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OwedFrame {
+    /// The driver core's own number for it.
+    pub id: u64,
+    /// The ride it is about.
+    pub ride_id: String,
+    /// The JSON text.
+    pub frame: String,
+    /// Regions with a socket of the driver that have not taken it yet.
+    pub regions: BTreeSet<String>,
+    /// Kept for the next connect when no socket took it (an ended active ride).
+    pub keep_offline: bool,
+    /// When it was owed.
+    pub owed_at: i64,
+}
+
+/// How far a ride's frames were applied, so that a retry is applied once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The highest frame id applied.
+    pub through: u64,
+    /// When a frame of the ride was last applied (old entries are pruned).
+    pub at: i64,
+}
+
+/// Everything one driver is committed to; the Driver DO stores it whole.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Commitments {
+    /// The driver's one active ride.
+    pub active: Option<ActiveRide>,
+    /// Offers it holds, in the order received.
+    pub offers: Vec<OpenOffer>,
+    /// Where its sockets are: socket id → region.
+    pub sockets: BTreeMap<String, String>,
+    /// Frames owed to its sockets.
+    pub owed: Vec<OwedFrame>,
+    /// Regions that must still learn the driver's busy state.
+    pub marks_owed: BTreeSet<String>,
+    /// The last frame id applied per ride.
+    pub applied: BTreeMap<String, Applied>,
+    /// Failed deliveries in a row, for the backoff.
+    pub retries: u32,
+    /// No delivery is tried before this time (after a failure).
+    pub retry_at: Option<i64>,
+    /// The next [`OwedFrame::id`].
+    pub next_owed_id: u64,
+    /// Regions with a delivery in flight, with the sockets known there when
+    /// it was sent (memory only: nothing is in flight after a restart).
+    #[serde(skip)]
+    pub in_flight: BTreeMap<String, Vec<String>>,
+    /// When the position was last relayed to the active ride (memory only).
+    #[serde(skip)]
+    pub relayed_at: i64,
+}
+
+impl Commitments {
+    /// Applies one input at `now` and returns what the shell must do.
+    pub fn handle(&mut self, input: DriverInput, now: i64) -> Vec<DriverEffect> {
+        let mut out = Vec::new();
+        let changed = match input {
+            DriverInput::Claim { ride_id } => self.claim(ride_id, now, &mut out),
+            DriverInput::Frames { ride_id, frames } => self.apply_frames(&ride_id, frames, now, &mut out),
+            DriverInput::Attach { socket_id, region } => self.attach(socket_id, region, now, &mut out),
+            DriverInput::Detach { socket_id } => self.detach(&socket_id),
+            DriverInput::Delivered { region, ids, sockets } => self.delivered(&region, &ids, &sockets),
+            DriverInput::DeliveryFailed { region } => self.delivery_failed(&region, now),
+            DriverInput::Location { location, heading } => {
+                self.location(location, heading, now, &mut out);
+                false
+            }
+            DriverInput::ClaimChecked { ride_id, assigned } => self.claim_checked(&ride_id, assigned, now, &mut out),
+            DriverInput::Tick => self.tick(now, &mut out),
+        };
+        let pruned = self.prune(now);
+        if changed || pruned {
+            out.insert(0, DriverEffect::Persist { wake_at: self.next_wake() });
+        }
+        self.pump(now, &mut out);
+        out
+    }
+
+    /// The ride the driver is committed to, if any.
+    pub fn active_ride(&self) -> Option<&str> {
+        self.active.as_ref().map(|a| a.ride_id.as_str())
+    }
+
+    /// When the alarm must next fire: a claim to check, a delivery to retry,
+    /// an offer or a kept frame to drop.
+    pub fn next_wake(&self) -> Option<i64> {
+        let check = self.active.as_ref().and_then(|a| a.check_at);
+        let retry = self.retry_at.filter(|_| self.has_pending());
+        let lapse = self.offers.iter().map(|o| o.expires_at).min();
+        let kept = self.owed.iter().map(|o| o.owed_at + OFFLINE_KEEP_MS).min();
+        [check, retry, lapse, kept].into_iter().flatten().min()
+    }
+
+    fn claim(&mut self, ride_id: String, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        let answer = match &self.active {
+            Some(active) if active.ride_id == ride_id => ClaimAnswer::Claimed,
+            Some(active) => ClaimAnswer::Busy { ride_id: active.ride_id.clone() },
+            None => {
+                self.active = Some(ActiveRide {
+                    ride_id,
+                    claimed_at: now,
+                    confirmed: false,
+                    frame: None,
+                    check_at: Some(now + CLAIM_CONFIRM_MS),
+                });
+                self.mark_everywhere();
+                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
+                return true;
+            }
+        };
+        out.push(DriverEffect::AnswerClaim(answer));
+        false
+    }
+
+    fn apply_frames(&mut self, ride_id: &str, frames: Vec<RideFrame>, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        let mut changed = false;
+        for frame in frames {
+            let through = self.applied.get(ride_id).map_or(0, |a| a.through);
+            if frame.id <= through {
+                continue;
+            }
+            self.applied.insert(ride_id.to_string(), Applied { through: frame.id, at: now });
+            self.apply_frame(ride_id, frame.kind, frame.frame, now, out);
+            changed = true;
+        }
+        changed
+    }
+
+    fn apply_frame(
+        &mut self,
+        ride_id: &str,
+        kind: FrameKind,
+        text: Option<String>,
+        now: i64,
+        out: &mut Vec<DriverEffect>,
+    ) {
+        match kind {
+            FrameKind::Offer { expires_at, delivered } => {
+                if self.active.is_some() {
+                    out.push(DriverEffect::Decline { ride_id: ride_id.to_string() });
+                    return;
+                }
+                let Some(text) = text else { return };
+                self.offers.retain(|o| o.ride_id != ride_id);
+                self.offers.push(OpenOffer { ride_id: ride_id.to_string(), frame: text.clone(), expires_at });
+                if !delivered {
+                    self.owe(ride_id, text, false, now);
+                }
+            }
+            FrameKind::OfferClosed => {
+                let held = self.offers.iter().any(|o| o.ride_id == ride_id);
+                self.offers.retain(|o| o.ride_id != ride_id);
+                self.supersede(ride_id);
+                if let Some(text) = text.filter(|_| held) {
+                    self.owe(ride_id, text, false, now);
+                }
+            }
+            FrameKind::Active => self.confirm(ride_id, text, now, out),
+            FrameKind::Over => {
+                self.offers.retain(|o| o.ride_id != ride_id);
+                if self.active_ride() == Some(ride_id) {
+                    self.active = None;
+                    self.mark_everywhere();
+                }
+                self.supersede(ride_id);
+                if let Some(text) = text {
+                    self.owe(ride_id, text, true, now);
+                }
+            }
+            FrameKind::Release => {
+                if self.active.as_ref().is_some_and(|a| a.ride_id == ride_id && !a.confirmed) {
+                    self.active = None;
+                    self.mark_everywhere();
+                }
+            }
+            FrameKind::Transient => {
+                if let Some(text) = text.filter(|_| !self.sockets.is_empty()) {
+                    self.owe(ride_id, text, false, now);
+                }
+            }
+        }
+    }
+
+    /// The ride recorded the accept (or moved on): the claim holds, and
+    /// the driver's other offers go back to their rides.
+    fn confirm(&mut self, ride_id: &str, text: Option<String>, now: i64, out: &mut Vec<DriverEffect>) {
+        match &mut self.active {
+            Some(active) if active.ride_id == ride_id => {
+                active.confirmed = true;
+                active.check_at = None;
+                if text.is_some() {
+                    active.frame.clone_from(&text);
+                }
+            }
+            Some(_) => {}
+            None => {
+                // The ride holds this driver though no claim is known here
+                // (storage restored from before the claim): it is committed.
+                self.active = Some(ActiveRide {
+                    ride_id: ride_id.to_string(),
+                    claimed_at: now,
+                    confirmed: true,
+                    frame: text.clone(),
+                    check_at: None,
+                });
+                self.mark_everywhere();
+            }
+        }
+        for offer in std::mem::take(&mut self.offers) {
+            if offer.ride_id == ride_id {
+                continue;
+            }
+            self.supersede(&offer.ride_id);
+            out.push(DriverEffect::Decline { ride_id: offer.ride_id });
+        }
+        self.supersede(ride_id);
+        if let Some(text) = text {
+            self.owe(ride_id, text, false, now);
+        }
+    }
+
+    fn attach(&mut self, socket_id: String, region: String, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        self.sockets.insert(socket_id, region.clone());
+        self.marks_owed.remove(&region);
+        let mut frames: Vec<String> =
+            self.offers.iter().filter(|o| o.expires_at > now).map(|o| o.frame.clone()).collect();
+        frames.extend(self.active.as_ref().and_then(|a| a.frame.clone()));
+        self.owed.retain(|owed| {
+            let offline = owed.keep_offline && owed.regions.is_empty();
+            if offline {
+                frames.push(owed.frame.clone());
+            }
+            !offline
+        });
+        let answer = AttachAnswer { busy_ride: self.active.as_ref().map(|a| a.ride_id.clone()), frames };
+        out.push(DriverEffect::AnswerAttach(answer));
+        true
+    }
+
+    fn detach(&mut self, socket_id: &str) -> bool {
+        let Some(region) = self.sockets.remove(socket_id) else { return false };
+        if !self.sockets.values().any(|r| *r == region) {
+            self.forget_region(&region);
+        }
+        true
+    }
+
+    fn delivered(&mut self, region: &str, ids: &[u64], present: &[String]) -> bool {
+        let known = self.in_flight.remove(region).unwrap_or_default();
+        self.retries = 0;
+        self.retry_at = None;
+        // Sockets known when the delivery left that the region no longer holds are gone
+        // (a close not yet reported); one attached since is not judged by this answer.
+        for gone in known.iter().filter(|id| !present.contains(id)) {
+            self.sockets.remove(gone);
+        }
+        if present.is_empty() {
+            if !self.sockets.values().any(|r| r == region) {
+                self.forget_region(region);
+            }
+            return true;
+        }
+        self.marks_owed.remove(region);
+        for owed in self.owed.iter_mut().filter(|o| ids.contains(&o.id)) {
+            owed.regions.remove(region);
+            owed.keep_offline = false;
+        }
+        self.owed.retain(|o| !o.regions.is_empty() || o.keep_offline);
+        true
+    }
+
+    fn delivery_failed(&mut self, region: &str, now: i64) -> bool {
+        self.in_flight.remove(region);
+        let delay = RETRY_DELAYS_MS[(self.retries as usize).min(RETRY_DELAYS_MS.len() - 1)];
+        self.retries += 1;
+        self.retry_at = Some(now + delay);
+        true
+    }
+
+    fn location(&mut self, location: LatLng, heading: Option<f64>, now: i64, out: &mut Vec<DriverEffect>) {
+        let Some(active) = self.active.as_ref().filter(|a| a.confirmed) else { return };
+        if !location_relay_due(self.relayed_at, now) {
+            return;
+        }
+        self.relayed_at = now;
+        out.push(DriverEffect::Relay { ride_id: active.ride_id.clone(), location, heading });
+    }
+
+    fn claim_checked(&mut self, ride_id: &str, assigned: bool, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        if !self.active.as_ref().is_some_and(|a| a.ride_id == ride_id && !a.confirmed) {
+            return false;
+        }
+        if assigned {
+            self.confirm(ride_id, None, now, out);
+        } else {
+            self.active = None;
+            self.mark_everywhere();
+        }
+        true
+    }
+
+    fn tick(&mut self, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        if let Some(active) = self.active.as_mut().filter(|a| a.check_at.is_some_and(|at| at <= now)) {
+            active.check_at = Some(now + CLAIM_CONFIRM_MS);
+            out.push(DriverEffect::CheckClaim { ride_id: active.ride_id.clone() });
+            return true;
+        }
+        false
+    }
+
+    /// Drops lapsed offers, frames kept too long, and old per-ride counters.
+    fn prune(&mut self, now: i64) -> bool {
+        let before = (self.offers.len(), self.owed.len(), self.applied.len());
+        self.offers.retain(|o| o.expires_at > now);
+        self.owed.retain(|o| o.owed_at + OFFLINE_KEEP_MS > now);
+        let active = self.active.as_ref().map(|a| a.ride_id.clone());
+        let held: BTreeSet<String> = self.offers.iter().map(|o| o.ride_id.clone()).chain(active).collect();
+        self.applied.retain(|ride, applied| held.contains(ride) || applied.at + OFFLINE_KEEP_MS > now);
+        before != (self.offers.len(), self.owed.len(), self.applied.len())
+    }
+
+    /// Owes `text` to every region with a socket of the driver.
+    fn owe(&mut self, ride_id: &str, text: String, keep_offline: bool, now: i64) {
+        let regions: BTreeSet<String> = self.sockets.values().cloned().collect();
+        if regions.is_empty() && !keep_offline {
+            return;
+        }
+        self.next_owed_id += 1;
+        self.owed.push(OwedFrame {
+            id: self.next_owed_id,
+            ride_id: ride_id.to_string(),
+            frame: text,
+            regions,
+            keep_offline,
+            owed_at: now,
+        });
+        if self.owed.len() > MAX_OWED {
+            self.owed.remove(0);
+        }
+    }
+
+    /// A newer frame about `ride_id` makes the older undelivered ones moot.
+    fn supersede(&mut self, ride_id: &str) {
+        self.owed.retain(|o| o.ride_id != ride_id);
+    }
+
+    /// Every region with a socket must learn the busy state again.
+    fn mark_everywhere(&mut self) {
+        self.marks_owed = self.sockets.values().cloned().collect();
+    }
+
+    /// A region without sockets of the driver: nothing is owed there.
+    fn forget_region(&mut self, region: &str) {
+        self.marks_owed.remove(region);
+        for owed in &mut self.owed {
+            owed.regions.remove(region);
+        }
+        self.owed.retain(|o| !o.regions.is_empty() || o.keep_offline);
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.marks_owed.is_empty() || self.owed.iter().any(|o| !o.regions.is_empty())
+    }
+
+    /// One delivery per region with something owed, none in flight and no backoff running.
+    fn pump(&mut self, now: i64, out: &mut Vec<DriverEffect>) {
+        if self.retry_at.is_some_and(|at| at > now) {
+            return;
+        }
+        let mut regions: BTreeSet<String> = self.marks_owed.clone();
+        regions.extend(self.owed.iter().flat_map(|o| o.regions.iter().cloned()));
+        for region in regions {
+            if self.in_flight.contains_key(&region) {
+                continue;
+            }
+            let known = self.sockets.iter().filter(|(_, r)| **r == region).map(|(id, _)| id.clone()).collect();
+            self.in_flight.insert(region.clone(), known);
+            let frames =
+                self.owed.iter().filter(|o| o.regions.contains(&region)).map(|o| (o.id, o.frame.clone())).collect();
+            let busy_ride = self.active.as_ref().map(|a| a.ride_id.clone());
+            out.push(DriverEffect::Deliver { region, frames, busy_ride });
+        }
+    }
+}

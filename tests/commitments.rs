@@ -1,0 +1,342 @@
+//! The driver core (one driver's commitments) with a fake clock: claims,
+//! offers that follow the driver, frames retried until they land.
+
+use ridewire::core::commitments::{
+    AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput, FrameKind, RideFrame, CLAIM_CONFIRM_MS,
+    RETRY_DELAYS_MS,
+};
+use ridewire::core::geo::LatLng;
+
+const HERE: LatLng = LatLng { lat: -26.2, lng: 28.04 };
+
+fn offer(id: u64, expires_at: i64, delivered: bool) -> RideFrame {
+    RideFrame { id, kind: FrameKind::Offer { expires_at, delivered }, frame: Some(format!("offer-{id}")) }
+}
+
+fn frame(id: u64, kind: FrameKind, text: &str) -> RideFrame {
+    RideFrame { id, kind, frame: Some(text.to_string()) }
+}
+
+fn frames(ride: &str, list: Vec<RideFrame>) -> DriverInput {
+    DriverInput::Frames { ride_id: ride.into(), frames: list }
+}
+
+fn claim(ride: &str) -> DriverInput {
+    DriverInput::Claim { ride_id: ride.into() }
+}
+
+fn attach(socket: &str, region: &str) -> DriverInput {
+    DriverInput::Attach { socket_id: socket.into(), region: region.into() }
+}
+
+fn claim_answer(effects: &[DriverEffect]) -> ClaimAnswer {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            DriverEffect::AnswerClaim(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("a claim is always answered")
+}
+
+fn attach_answer(effects: &[DriverEffect]) -> AttachAnswer {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            DriverEffect::AnswerAttach(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("an attach is always answered")
+}
+
+/// A delivery as (region, numbered frames, busy ride).
+type Delivery = (String, Vec<(u64, String)>, Option<String>);
+
+fn deliveries(effects: &[DriverEffect]) -> Vec<Delivery> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            DriverEffect::Deliver { region, frames, busy_ride } => {
+                Some((region.clone(), frames.clone(), busy_ride.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn declines(effects: &[DriverEffect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            DriverEffect::Decline { ride_id } => Some(ride_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A driver with one socket in region `r1` whose deliveries have all landed.
+fn online() -> Commitments {
+    let mut c = Commitments::default();
+    c.handle(attach("s1", "r1"), 0);
+    c
+}
+
+/// Acknowledges every delivery in `effects` as reaching the sockets known in its region.
+fn ack_all(c: &mut Commitments, effects: &[DriverEffect], now: i64) -> Vec<DriverEffect> {
+    let mut out = Vec::new();
+    for (region, frames, _) in deliveries(effects) {
+        let ids = frames.iter().map(|(id, _)| *id).collect();
+        let sockets = c.sockets.iter().filter(|(_, r)| **r == region).map(|(id, _)| id.clone()).collect();
+        out.extend(c.handle(DriverInput::Delivered { region, ids, sockets }, now));
+    }
+    out
+}
+
+#[test]
+fn a_driver_with_an_active_ride_is_refused_a_second_claim() {
+    let mut c = online();
+    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 10)), ClaimAnswer::Claimed);
+    assert_eq!(claim_answer(&c.handle(claim("ride_b"), 11)), ClaimAnswer::Busy { ride_id: "ride_a".into() });
+    assert_eq!(c.active_ride(), Some("ride_a"));
+}
+
+#[test]
+fn a_repeated_claim_for_the_same_ride_is_granted_again() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 12)), ClaimAnswer::Claimed);
+}
+
+#[test]
+fn a_claim_is_persisted_with_its_check_alarm_before_anything_else() {
+    let mut c = online();
+    let effects = c.handle(claim("ride_a"), 10);
+    assert_eq!(effects[0], DriverEffect::Persist { wake_at: Some(10 + CLAIM_CONFIRM_MS) });
+    let marks = deliveries(&effects);
+    assert_eq!(marks, vec![("r1".to_string(), vec![], Some("ride_a".to_string()))], "the region learns busy");
+}
+
+#[test]
+fn open_offers_follow_the_driver_to_a_new_socket_with_their_original_expiry() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
+    c.handle(frames("ride_b", vec![offer(1, 5_000, true)]), 100);
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 200);
+    let answer = attach_answer(&c.handle(attach("s2", "r2"), 6_000));
+    assert_eq!(answer.frames, vec!["offer-1".to_string()], "the lapsed offer of ride_b is not re-sent");
+    assert_eq!(c.offers.len(), 1);
+    assert_eq!(c.offers[0].ride_id, "ride_a");
+    assert_eq!(c.offers[0].expires_at, 20_000);
+}
+
+#[test]
+fn a_declined_or_taken_offer_is_not_sent_again() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
+    c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 100);
+    c.handle(frames("ride_a", vec![RideFrame { id: 2, kind: FrameKind::OfferClosed, frame: None }]), 150);
+    c.handle(frames("ride_b", vec![frame(2, FrameKind::OfferClosed, "taken-b")]), 160);
+    let answer = attach_answer(&c.handle(attach("s2", "r2"), 200));
+    assert!(answer.frames.is_empty(), "{:?}", answer.frames);
+}
+
+#[test]
+fn the_active_ride_follows_the_driver_and_the_new_region_marks_it_busy() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    c.handle(frames("ride_a", vec![frame(3, FrameKind::Active, "assigned-a")]), 20);
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 30);
+    let answer = attach_answer(&c.handle(attach("s2", "r2"), 40));
+    assert_eq!(answer.busy_ride.as_deref(), Some("ride_a"));
+    assert_eq!(answer.frames, vec!["assigned-a".to_string()]);
+}
+
+#[test]
+fn a_retried_batch_of_frames_is_applied_once() {
+    let mut c = online();
+    let batch = vec![offer(1, 20_000, false), frame(2, FrameKind::Transient, "viewers")];
+    let first = c.handle(frames("ride_a", batch.clone()), 100);
+    assert_eq!(deliveries(&first)[0].1.len(), 2);
+    ack_all(&mut c, &first, 101);
+    let again = c.handle(frames("ride_a", batch), 102);
+    assert!(deliveries(&again).is_empty(), "nothing new to deliver: {again:?}");
+    // An older frame arriving after a newer one is ignored too.
+    let late = c.handle(frames("ride_a", vec![offer(1, 20_000, false)]), 103);
+    assert!(deliveries(&late).is_empty());
+}
+
+#[test]
+fn an_offer_the_region_did_not_deliver_is_delivered_by_the_driver() {
+    let mut c = online();
+    let sent = c.handle(frames("ride_a", vec![offer(1, 20_000, false)]), 100);
+    assert_eq!(deliveries(&sent), vec![("r1".into(), vec![(1, "offer-1".into())], None)]);
+    let delivered = c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 100);
+    assert!(deliveries(&delivered).is_empty(), "one in flight to r1 already");
+}
+
+#[test]
+fn a_confirmed_ride_gives_every_other_offer_back() {
+    let mut c = online();
+    c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 5);
+    c.handle(frames("ride_c", vec![offer(1, 20_000, true)]), 5);
+    c.handle(claim("ride_a"), 10);
+    let effects = c.handle(frames("ride_a", vec![frame(4, FrameKind::Active, "assigned-a")]), 20);
+    let mut given_back = declines(&effects);
+    given_back.sort();
+    assert_eq!(given_back, vec!["ride_b".to_string(), "ride_c".to_string()]);
+    assert!(c.offers.is_empty());
+}
+
+#[test]
+fn a_busy_driver_gives_a_new_offer_back_at_once() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    let effects = c.handle(frames("ride_b", vec![offer(1, 20_000, false)]), 20);
+    assert_eq!(declines(&effects), vec!["ride_b".to_string()]);
+    assert!(c.offers.is_empty());
+    assert!(deliveries(&effects).iter().all(|(_, frames, _)| frames.is_empty()), "the offer is not sent");
+}
+
+#[test]
+fn the_end_of_the_active_ride_frees_the_driver_everywhere() {
+    let mut c = online();
+    c.handle(attach("s2", "r2"), 1);
+    let claimed = c.handle(claim("ride_a"), 10);
+    ack_all(&mut c, &claimed, 11);
+    let over = c.handle(frames("ride_a", vec![frame(9, FrameKind::Over, "completed-a")]), 50);
+    assert_eq!(c.active_ride(), None);
+    let mut regions: Vec<_> = deliveries(&over).into_iter().map(|(r, _, busy)| (r, busy)).collect();
+    regions.sort();
+    assert_eq!(regions, vec![("r1".into(), None), ("r2".into(), None)]);
+}
+
+#[test]
+fn a_release_frees_only_an_unconfirmed_claim_of_that_ride() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    c.handle(frames("ride_b", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None }]), 11);
+    assert_eq!(c.active_ride(), Some("ride_a"), "another ride's release changes nothing");
+    c.handle(frames("ride_a", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None }]), 12);
+    assert_eq!(c.active_ride(), None);
+
+    c.handle(claim("ride_c"), 20);
+    c.handle(frames("ride_c", vec![frame(1, FrameKind::Active, "assigned-c")]), 21);
+    c.handle(frames("ride_c", vec![RideFrame { id: 2, kind: FrameKind::Release, frame: None }]), 22);
+    assert_eq!(c.active_ride(), Some("ride_c"), "a confirmed ride is ended by its own frames only");
+}
+
+#[test]
+fn a_claim_its_ride_never_recorded_is_checked_and_released() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 0);
+    assert!(c
+        .handle(DriverInput::Tick, CLAIM_CONFIRM_MS - 1)
+        .iter()
+        .all(|e| !matches!(e, DriverEffect::CheckClaim { .. })));
+    let tick = c.handle(DriverInput::Tick, CLAIM_CONFIRM_MS);
+    assert!(tick.contains(&DriverEffect::CheckClaim { ride_id: "ride_a".into() }));
+    c.handle(DriverInput::ClaimChecked { ride_id: "ride_a".into(), assigned: false }, CLAIM_CONFIRM_MS + 5);
+    assert_eq!(c.active_ride(), None);
+}
+
+#[test]
+fn a_checked_claim_the_ride_did_record_holds() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 0);
+    c.handle(DriverInput::Tick, CLAIM_CONFIRM_MS);
+    c.handle(DriverInput::ClaimChecked { ride_id: "ride_a".into(), assigned: true }, CLAIM_CONFIRM_MS + 5);
+    assert_eq!(c.active_ride(), Some("ride_a"));
+    assert!(c.active.as_ref().is_some_and(|a| a.confirmed && a.check_at.is_none()));
+}
+
+#[test]
+fn a_failed_delivery_is_retried_with_backoff_until_it_lands() {
+    let mut c = online();
+    let sent = c.handle(frames("ride_a", vec![frame(1, FrameKind::OfferClosed, "taken")]), 0);
+    assert!(deliveries(&sent).is_empty(), "an offer the driver never held needs no closing frame");
+    c.handle(frames("ride_b", vec![offer(1, 60_000, true)]), 0);
+    let sent = c.handle(frames("ride_b", vec![frame(2, FrameKind::Transient, "viewers-2")]), 0);
+    assert_eq!(deliveries(&sent).len(), 1);
+    let failed = c.handle(DriverInput::DeliveryFailed { region: "r1".into() }, 10);
+    assert!(deliveries(&failed).is_empty(), "no retry before the backoff");
+    assert_eq!(c.next_wake(), Some(10 + RETRY_DELAYS_MS[0]));
+    let retried = c.handle(DriverInput::Tick, 10 + RETRY_DELAYS_MS[0]);
+    assert_eq!(deliveries(&retried), vec![("r1".into(), vec![(1, "viewers-2".into())], None)]);
+    ack_all(&mut c, &retried, 600);
+    assert!(c.owed.is_empty());
+}
+
+#[test]
+fn the_end_of_a_ride_reaches_a_driver_that_was_offline_on_its_next_connect() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned-a")]), 20);
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 30);
+    c.handle(frames("ride_a", vec![frame(2, FrameKind::Over, "cancelled-a")]), 40);
+    let answer = attach_answer(&c.handle(attach("s2", "r3"), 1_000));
+    assert_eq!(answer.busy_ride, None);
+    assert_eq!(answer.frames, vec!["cancelled-a".to_string()]);
+    let again = attach_answer(&c.handle(attach("s3", "r3"), 1_001));
+    assert!(again.frames.is_empty(), "sent once");
+}
+
+#[test]
+fn a_region_that_no_longer_holds_the_socket_drops_it() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 60_000, true)]), 0);
+    let sent = c.handle(frames("ride_a", vec![frame(2, FrameKind::Transient, "viewers")]), 1);
+    let (region, frames_sent, _) = deliveries(&sent).remove(0);
+    let ids = frames_sent.iter().map(|(id, _)| *id).collect();
+    c.handle(DriverInput::Delivered { region, ids, sockets: vec![] }, 2);
+    assert!(c.sockets.is_empty());
+    assert!(c.owed.is_empty());
+}
+
+#[test]
+fn a_socket_attached_while_a_delivery_was_in_flight_is_kept() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 60_000, true)]), 0);
+    let sent = c.handle(frames("ride_a", vec![frame(2, FrameKind::Transient, "viewers")]), 1);
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 2);
+    c.handle(attach("s2", "r1"), 3);
+    let (region, _, _) = deliveries(&sent).remove(0);
+    c.handle(DriverInput::Delivered { region, ids: vec![], sockets: vec![] }, 4);
+    assert_eq!(c.sockets.get("s2").map(String::as_str), Some("r1"));
+}
+
+#[test]
+fn the_position_reaches_the_active_ride_at_most_once_a_second_per_driver() {
+    let mut c = online();
+    let relays =
+        |effects: Vec<DriverEffect>| effects.iter().filter(|e| matches!(e, DriverEffect::Relay { .. })).count();
+    let at = |_: i32| DriverInput::Location { location: HERE, heading: None };
+    assert_eq!(relays(c.handle(at(0), 5_000)), 0, "no active ride");
+    c.handle(claim("ride_a"), 5_000);
+    assert_eq!(relays(c.handle(at(0), 5_100)), 0, "not before the ride recorded the accept");
+    c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned")]), 5_200);
+    assert_eq!(relays(c.handle(at(0), 5_300)), 1);
+    assert_eq!(relays(c.handle(at(0), 5_900)), 0, "from another socket, within the second");
+    assert_eq!(relays(c.handle(at(0), 6_300)), 1);
+}
+
+#[test]
+fn lapsed_offers_are_pruned_and_wake_the_object() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 0);
+    assert_eq!(c.next_wake(), Some(20_000));
+    let effects = c.handle(DriverInput::Tick, 20_000);
+    assert!(matches!(effects.first(), Some(DriverEffect::Persist { .. })));
+    assert!(c.offers.is_empty());
+}
+
+#[test]
+fn the_commitments_survive_a_restart_but_nothing_stays_in_flight() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 0);
+    let stored = serde_json::to_string(&c).unwrap();
+    let mut restored: Commitments = serde_json::from_str(&stored).unwrap();
+    assert_eq!(restored.active_ride(), Some("ride_a"));
+    assert!(restored.in_flight.is_empty());
+    let resent = restored.handle(DriverInput::Tick, 1);
+    assert_eq!(deliveries(&resent).len(), 1, "the busy mark still owed is sent again");
+}
