@@ -3,6 +3,8 @@
 
 mod attachment;
 mod d1_outbox;
+mod driver;
+mod driver_outbox;
 mod region;
 mod region_delivery;
 mod region_dispatch;
@@ -16,5 +18,6 @@ mod ride_sockets;
 mod socket_reply;
 mod token_expiry;
 
+pub use driver::DriverDo;
 pub use region::RegionDo;
 pub use ride::RideDo;

@@ -13,14 +13,17 @@ use super::attachment::{evict_oldest, read_frame, Attachment};
 use super::region_dispatch::{self, DISPATCHER_TAG};
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
 use super::socket_reply::{reply, socket_id};
+use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
 use crate::core::protocol::{DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::socket_rules::RateLimiter;
 use crate::core::stats::RegionFigures;
+use crate::driver_rpc::{self, calls, AttachRequest, DetachRequest};
 use crate::error::AppError;
 use crate::region_rpc::{
-    Adopt, DeliverBatch, DriverConnect, DriverLookup, NearbyDriver, NearbyQuery, RegionCall, CONNECT_HEADER,
+    DeliverBatch, Delivered, DriverConnect, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery,
+    RegionCall, CONNECT_HEADER,
 };
 
 /// Seconds between the heartbeats a driver app should send (`ping`).
@@ -78,18 +81,17 @@ impl RegionDo {
         match call {
             RegionCall::ConnectDriver => self.connect_driver(&req).await,
             RegionCall::ConnectDispatcher => region_dispatch::connect(self, &req, now_ms()).await,
-            RegionCall::Adopt => {
-                let adopt: Adopt = serde_json::from_slice(&req.bytes().await?)?;
-                let mut memo = sockets::load_memo(&self.state, &adopt.driver_id).await?;
-                memo.busy_ride = memo.busy_ride.or(adopt.memo.busy_ride);
-                memo.active_frame = memo.active_frame.or(adopt.memo.active_frame);
-                for offer in adopt.memo.offers {
-                    if !memo.offers.iter().any(|o| o.ride_id == offer.ride_id) {
-                        memo.offers.push(offer);
-                    }
+            RegionCall::DriverFrames => {
+                let delivery: DriverDelivery = serde_json::from_slice(&req.bytes().await?)?;
+                let sockets = super::region_delivery::deliver_driver_frames(&self.state, &delivery)?;
+                let busy = delivery.busy_ride.is_some();
+                let changed = !sockets.is_empty()
+                    && self.with_index(|index| index.get(&delivery.driver_id).is_some_and(|d| d.busy != busy));
+                if changed {
+                    self.with_index(|index| index.set_busy(&delivery.driver_id, busy));
+                    self.report_stats(None).await;
                 }
-                sockets::save_memo(&self.state, &adopt.driver_id, &memo).await?;
-                Ok(Response::empty()?.with_status(204))
+                json(&DriverSockets { sockets })
             }
             RegionCall::Candidates => {
                 let query: CandidateQuery = serde_json::from_slice(&req.bytes().await?)?;
@@ -125,29 +127,26 @@ impl RegionDo {
                 for feed in &batch.feed {
                     region_dispatch::ride_feed(&self.state, feed).await?;
                 }
-                let busy_changed = !batch.busy.is_empty();
-                let delivered = super::region_delivery::deliver(&self.state, batch, |driver_id, busy| {
-                    self.with_index(|index| index.set_busy(driver_id, busy));
-                })
-                .await?;
-                if busy_changed {
-                    self.report_stats(None).await;
-                }
-                json(&serde_json::json!({ "delivered": delivered }))
+                let reached = super::region_delivery::deliver_offers(&self.state, &batch, |driver_id| {
+                    self.with_index(|index| index.get(driver_id).is_some_and(|d| d.busy))
+                });
+                json(&Delivered { reached })
             }
         }
     }
 
-    /// Accepts a driver's socket handed over by the Worker.
+    /// Accepts a driver's socket handed over by the Worker, then asks its
+    /// Driver DO what it is owed (open offers, the active ride) and whether
+    /// it is busy. Until that answer the driver is not offered rides here.
     async fn connect_driver(&self, req: &Request) -> std::result::Result<Response, AppError> {
         let header =
             req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
         let connect: DriverConnect = serde_json::from_str(&header)?;
         self.remember_cell(&connect.region).await?;
-        let memo = sockets::load_memo(&self.state, &connect.driver_id).await?;
         let now = now_ms();
         let others = sockets::sockets_of(&self.state, &connect.driver_id);
         let available = others.first().is_none_or(|(_, s)| s.available);
+        let busy_ride = others.first().and_then(|(_, s)| s.busy_ride.clone());
         let pair = WebSocketPair::new()?;
         let tag = driver_tag(&connect.driver_id);
         self.state.accept_websocket_with_tags(&pair.server, &[DRIVER_TAG, tag.as_str()]);
@@ -160,7 +159,7 @@ impl RegionDo {
             location: connect.location,
             location_at: now,
             available,
-            busy_ride: memo.busy_ride.clone(),
+            busy_ride: busy_ride.clone(),
             limiter: RateLimiter::new(now),
             relayed_at: 0,
             viewing: Vec::new(),
@@ -169,7 +168,8 @@ impl RegionDo {
         evict_oldest(&others);
         self.with_index(|index| {
             index.upsert(&connect.driver_id, connect.location, available);
-            index.set_busy(&connect.driver_id, memo.busy_ride.is_some());
+            // Not offerable until the Driver DO says whether it is busy.
+            index.set_busy(&connect.driver_id, true);
         });
         let hello = DriverOutbound::Connected {
             driver_id: connect.driver_id.clone(),
@@ -177,12 +177,9 @@ impl RegionDo {
             heartbeat_s: HEARTBEAT_S,
         };
         reply(&pair.server, &hello, None);
-        for offer in memo.offers.iter().filter(|o| o.expires_at > now) {
-            sockets::send(&pair.server, &offer.frame);
-        }
-        if let Some(active) = &memo.active_frame {
-            sockets::send(&pair.server, active);
-        }
+        let attach = AttachRequest { socket_id: socket.socket_id.clone(), region: connect.region.clone() };
+        let answer = driver_rpc::call::<calls::Attach>(&self.env, &connect.driver_id, attach).await;
+        self.attached(&pair.server, socket, answer);
         if others.is_empty() {
             let online =
                 DispatchOutbound::DriverOnline { driver_id: connect.driver_id.clone(), location: connect.location };
@@ -191,6 +188,28 @@ impl RegionDo {
         super::token_expiry::schedule(&self.state, connect.exp_s).await?;
         self.report_stats(None).await;
         Ok(Response::from_websocket(pair.client)?)
+    }
+
+    /// The Driver DO's answer to a new socket: the busy mark and the frames
+    /// it is owed. Without an answer the socket is closed (1011): the app
+    /// reconnects rather than run without its commitments.
+    fn attached(&self, ws: &WebSocket, mut socket: DriverSocket, answer: std::result::Result<AttachAnswer, AppError>) {
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(err) => {
+                worker::console_error!("driver {} could not attach: {err}", socket.driver_id);
+                sockets::close(ws, 1011, "commitments unavailable; reconnect");
+                return;
+            }
+        };
+        socket.busy_ride.clone_from(&answer.busy_ride);
+        if let Err(err) = socket.save(ws) {
+            worker::console_error!("saving a driver's busy mark failed: {err}");
+        }
+        self.with_index(|index| index.set_busy(&socket.driver_id, answer.busy_ride.is_some()));
+        for frame in &answer.frames {
+            sockets::send(ws, frame);
+        }
     }
 
     async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
@@ -210,6 +229,10 @@ impl RegionDo {
             return self.report_stats(Some(gone.id())).await;
         }
         let Some(gone) = DriverSocket::of(ws) else { return };
+        let detach = DetachRequest { socket_id: gone.socket_id.clone() };
+        if let Err(err) = driver_rpc::call::<calls::Detach>(&self.env, &gone.driver_id, detach).await {
+            worker::console_error!("telling driver {} its socket closed failed: {err}", gone.driver_id);
+        }
         let others: Vec<DriverSocket> = sockets::sockets_of(&self.state, &gone.driver_id)
             .into_iter()
             .map(|(_, s)| s)

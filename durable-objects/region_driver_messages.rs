@@ -15,8 +15,9 @@ use crate::core::identity::{Caller, Role};
 use crate::core::lifecycle::location_relay_due;
 use crate::core::protocol::{AcceptFailure, DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::ride::Ride;
+use crate::driver_rpc::{self, calls, DriverLocation};
 use crate::error::AppError;
-use crate::ride_rpc::{self, CancelRide, DriverPosition, DriverRideCommand, RideCall, StepRide, Viewing};
+use crate::ride_rpc::{self, CancelRide, DriverRideCommand, RideCall, StepRide, Viewing};
 
 /// Handles one parsed message from a driver.
 pub async fn handle(
@@ -55,8 +56,8 @@ pub async fn handle(
     }
 }
 
-/// Moves the driver in the index; while it has an active ride, relays the
-/// position to the ride's DO at most once a second.
+/// Moves the driver in the index; while it has an active ride, hands the
+/// position to its Driver DO (at most once a second per socket), which relays it.
 async fn location_update(
     region: &RegionDo,
     ws: &WebSocket,
@@ -84,12 +85,11 @@ async fn location_update(
     if let Err(err) = super::region_handoff::check(region, &socket.driver_id, at).await {
         worker::console_error!("region hand-off check failed: {err}");
     }
-    if let Some(ride_id) = relay {
-        let position = DriverPosition { driver_id: socket.driver_id.clone(), location: at, heading };
-        let relayed: Result<serde_json::Value, AppError> =
-            ride_rpc::call_empty(region.env(), &ride_id, RideCall::Location, &position).await;
-        if let Err(err) = relayed {
-            worker::console_error!("relaying a driver location to {ride_id} failed: {err}");
+    if relay.is_some() {
+        // The Driver DO relays it to the active ride, once a second per driver.
+        let position = DriverLocation { location: at, heading };
+        if let Err(err) = driver_rpc::call::<calls::Location>(region.env(), &socket.driver_id, position).await {
+            worker::console_error!("relaying {}'s location failed: {err}", socket.driver_id);
         }
     }
 }
@@ -99,7 +99,7 @@ async fn location_update(
 async fn view(
     region: &RegionDo,
     ws: &WebSocket,
-    mut socket: DriverSocket,
+    socket: DriverSocket,
     ride_id: String,
     viewing: bool,
     req: Option<&str>,
@@ -114,6 +114,8 @@ async fn view(
         }
         return error(ws, &status.code, &status.message, req);
     }
+    // Other events ran during the call (a busy mark, say): change the attachment as it is now.
+    let Some(mut socket) = DriverSocket::of(ws) else { return };
     socket.viewing.retain(|r| *r != ride_id);
     if viewing {
         socket.viewing.push(ride_id);
@@ -211,6 +213,8 @@ fn accept_failure(err: &AppError) -> Option<AcceptFailure> {
         (_, "ride_locked") => Some(AcceptFailure::RideLocked),
         (_, "ride_closed") => Some(AcceptFailure::RideClosed),
         (_, "not_offered") | (404, _) => Some(AcceptFailure::NotOffered),
+        (_, "driver_busy") => Some(AcceptFailure::DriverBusy),
+        (_, "lock_limit") => Some(AcceptFailure::LockLimit),
         _ => None,
     }
 }
@@ -224,13 +228,15 @@ fn internal(ws: &WebSocket, err: &AppError, req: Option<&str>) {
 async fn refresh_token(
     region: &RegionDo,
     ws: &WebSocket,
-    mut socket: DriverSocket,
+    socket: DriverSocket,
     token: &str,
     req: Option<&str>,
     now: i64,
 ) {
     let holder = token_expiry::holder(&socket.driver_id, Role::Driver);
     if let Some(exp_s) = token_expiry::refresh(region.env(), region.state(), ws, holder, token, now, req).await {
+        // Re-read: other events may have changed the attachment during the check.
+        let Some(mut socket) = DriverSocket::of(ws) else { return };
         socket.exp_s = exp_s;
         if let Err(err) = socket.save(ws) {
             worker::console_error!("saving a refreshed driver token failed: {err}");

@@ -1,36 +1,23 @@
 //! Region hand-off: a driver that has left its region's cell (by more than
-//! the core's margin) is told `region_changed` and closed with 4000, after
-//! its open offers and active ride were handed to the new region and its
-//! rides were told where to reach it.
+//! the core's margin) is told `region_changed` and closed with 4000. Its
+//! open offers and active ride are its Driver DO's: they reach it again
+//! when it connects in the new region.
 
 use super::region::RegionDo;
 use super::region_dispatch;
-use super::region_sockets::{load_memo, save_memo, sockets_of, DriverMemo};
+use super::region_sockets::sockets_of;
 use super::socket_reply::reply;
 use crate::core::geo::LatLng;
 use crate::core::handoff::{handoff_target, reconnect_path};
 use crate::core::protocol::{DispatchOutbound, DriverOutbound};
 use crate::core::socket_rules::CLOSE_REGION_CHANGED;
 use crate::error::AppError;
-use crate::region_rpc::{self, Adopt, RegionCall};
-use crate::ride_rpc::{self, Relocate, RideCall};
 
 /// Hands `driver_id` at `at` off to the region of its position if it left this one.
 pub async fn check(region: &RegionDo, driver_id: &str, at: LatLng) -> Result<(), AppError> {
     let Some(cell) = region.cell().await else { return Ok(()) };
     let res = region.config()?.region_res;
     let Some(target) = handoff_target(&cell, at, res)? else { return Ok(()) };
-    let memo = load_memo(region.state(), driver_id).await?;
-    let adopt = Adopt { driver_id: driver_id.to_string(), memo: memo.clone() };
-    region_rpc::call_empty(region.env(), &target, RegionCall::Adopt, &adopt).await?;
-    let rides = memo.offers.iter().map(|o| o.ride_id.clone()).chain(memo.busy_ride.clone());
-    for ride_id in rides {
-        let relocate = Relocate { driver_id: driver_id.to_string(), region: target.clone() };
-        if let Err(err) = ride_rpc::call_empty(region.env(), &ride_id, RideCall::Relocate, &relocate).await {
-            worker::console_error!("telling {ride_id} that {driver_id} moved failed: {err}");
-        }
-    }
-    save_memo(region.state(), driver_id, &DriverMemo::default()).await?;
     let changed = DriverOutbound::RegionChanged { region: target, reconnect: reconnect_path(at) };
     for (ws, _) in sockets_of(region.state(), driver_id) {
         reply(&ws, &changed, None);

@@ -1,6 +1,6 @@
 //! The driver sockets of a Region DO: what each hibernatable socket carries
-//! in its attachment, what the region remembers per driver in storage (open
-//! offers and the active ride, re-sent on reconnect), and sending frames.
+//! in its attachment, and sending frames. What a driver is owed across its
+//! sockets and reconnects is kept by its Driver DO, not here.
 
 use serde::{Deserialize, Serialize};
 use worker::{console_error, State, WebSocket};
@@ -8,7 +8,6 @@ use worker::{console_error, State, WebSocket};
 use super::attachment::{tagged, Attachment};
 use crate::core::geo::LatLng;
 use crate::core::socket_rules::RateLimiter;
-use crate::error::AppError;
 
 /// Tag of every driver socket.
 pub const DRIVER_TAG: &str = "driver";
@@ -61,31 +60,6 @@ impl Attachment for DriverSocket {
     fn opened_at(&self) -> i64 {
         self.opened_at
     }
-}
-
-pub use crate::region_rpc::{DriverMemo, HeldOffer};
-
-fn memo_key(driver_id: &str) -> String {
-    format!("memo:{driver_id}")
-}
-
-/// Loads a driver's memo (empty when none).
-pub async fn load_memo(state: &State, driver_id: &str) -> Result<DriverMemo, AppError> {
-    match state.storage().get::<String>(&memo_key(driver_id)).await? {
-        Some(json) => Ok(serde_json::from_str(&json)?),
-        None => Ok(DriverMemo::default()),
-    }
-}
-
-/// Stores a driver's memo (deleting it when empty).
-pub async fn save_memo(state: &State, driver_id: &str, memo: &DriverMemo) -> Result<(), AppError> {
-    let key = memo_key(driver_id);
-    if memo.busy_ride.is_none() && memo.active_frame.is_none() && memo.offers.is_empty() {
-        state.storage().delete(&key).await?;
-    } else {
-        state.storage().put(&key, serde_json::to_string(memo)?).await?;
-    }
-    Ok(())
 }
 
 /// Sends a text frame; a socket that cannot take it is closing anyway.

@@ -10,15 +10,18 @@ use worker::{
 
 use super::ride_effects::EffectRunner;
 use crate::config::Config;
+use crate::core::commitments::ClaimAnswer;
+use crate::core::dispatch::ClaimResult;
 use crate::core::lifecycle::StepError;
 use crate::core::protocol::{to_frame, AcceptFailure, RideOutbound};
 use crate::core::ride::{AssignedDriver, Ride, RideRecord};
 use crate::core::ride_access::can_view;
 use crate::db;
+use crate::driver_rpc::{self, calls, ClaimRequest};
 use crate::error::AppError;
 use crate::ride_rpc::{
-    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, Relocate, RideCall, StepRide, ViewRide,
-    Viewing,
+    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, HolderAnswer, HolderQuery, RideCall,
+    StepRide, ViewRide, Viewing,
 };
 
 /// Storage key of the ride record.
@@ -94,12 +97,10 @@ impl RideDo {
                 self.runner().run(effects.map_err(step_refused)?).await?;
                 Ok(Response::empty()?.with_status(204))
             }
-            RideCall::Relocate => {
-                let cmd: Relocate = serde_json::from_slice(&body)?;
-                self.load().await?.ok_or_else(no_such_ride)?;
-                self.change(|record| record.relocate(&cmd.driver_id, &cmd.region))?;
-                self.runner().run(Vec::new()).await?;
-                Ok(Response::empty()?.with_status(204))
+            RideCall::Holder => {
+                let query: HolderQuery = serde_json::from_slice(&body)?;
+                let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));
+                json(200, &HolderAnswer { assigned })
             }
             RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
@@ -138,15 +139,37 @@ impl RideDo {
         json(200, &lock)
     }
 
-    /// `accept_ride` / `POST /accept`: the first valid accept wins.
+    /// `accept_ride` / `POST /accept`: the driver's Driver DO claims the
+    /// driver first (one active ride each); its answer comes back into the
+    /// core, which checks the ride again. The first valid accept wins.
     async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
         if let Some(refusal) = record.accept_refusal(&cmd.driver_id, now_ms()) {
             return Err(refused(refusal));
         }
-        let profile = self.profile_of(&cmd.driver_id).await?;
-        let effects = self.change(|record| record.accept(profile, cmd.req_id.clone(), now_ms()))?.map_err(refused)?;
+        let claim = ClaimRequest { ride_id: record.ride.id.clone() };
+        let (claim, profile) = futures::future::join(
+            driver_rpc::call::<calls::Claim>(&self.env, &cmd.driver_id, claim),
+            self.profile_of(&cmd.driver_id),
+        )
+        .await;
+        let (claim, profile) = match (claim, profile) {
+            (Ok(claim), Ok(profile)) => (claim, profile),
+            (claim, profile) => {
+                // The claim may have been made: the ride will not record it.
+                let effects = self.change(|record| record.claim_lost(&cmd.driver_id))?;
+                self.runner().run(effects).await?;
+                return Err(claim.err().or(profile.err()).unwrap_or_else(|| AppError::Internal("claim".into())));
+            }
+        };
+        let claim = match claim {
+            ClaimAnswer::Claimed => ClaimResult::Claimed,
+            ClaimAnswer::Busy { .. } => ClaimResult::Busy,
+        };
+        let (result, effects) =
+            self.change(|record| record.accept_claimed(profile, claim, cmd.req_id.clone(), now_ms()))?;
         self.runner().run(effects).await?;
+        result.map_err(refused)?;
         json(200, &self.current()?.ride)
     }
 
@@ -204,6 +227,7 @@ impl RideDo {
         let now = now_ms();
         let runner = self.runner();
         runner.flush_outbox(now).await;
+        runner.flush_drivers().await;
         super::token_expiry::close_expired(&self.state, now).await;
         if self.load().await?.is_some_and(|r| r.round_timed_out(now)) {
             super::ride_dispatch::run_round(self).await?;
@@ -293,9 +317,11 @@ fn refused(failure: AcceptFailure) -> AppError {
         AcceptFailure::RideLocked => "another driver holds the accept lock",
         AcceptFailure::RideClosed => "the ride was cancelled or expired",
         AcceptFailure::NotOffered => "this ride was not offered to you",
+        AcceptFailure::DriverBusy => "you have another active ride",
+        AcceptFailure::LockLimit => "you held the accept lock as long as you may in a row",
     };
     match failure {
-        AcceptFailure::RideTaken | AcceptFailure::RideLocked => {
+        AcceptFailure::RideTaken | AcceptFailure::RideLocked | AcceptFailure::DriverBusy | AcceptFailure::LockLimit => {
             AppError::Conflict { code: failure.as_str(), message: message.into() }
         }
         AcceptFailure::RideClosed => AppError::Gone { code: failure.as_str(), message: message.into() },

@@ -1,21 +1,24 @@
 //! Carrying out what the core decided for a ride, in the order that keeps
-//! the protocol's promises: persist first (record, events, D1 outbox in one
-//! write), then announce (ride sockets, drivers through their regions),
-//! then set the alarm and write D1.
+//! the protocol's promises: persist first (record, events, D1 outbox and
+//! frames owed to drivers in one write), then announce (ride sockets, offers
+//! through the regions of their round, every driver frame through its Driver
+//! DO), then set the alarm and write D1.
 
 use std::collections::HashMap;
 
 use futures::future::join_all;
 
 use super::d1_outbox::D1Outbox;
+use super::driver_outbox::{self, OwedToDriver};
 use super::ride::{RideDo, RIDE_KEY};
+use crate::core::commitments::{FrameKind, RideFrame};
 use crate::core::dispatch::Effect;
 use crate::core::geo::LatLng;
 use crate::core::protocol::{to_frame, DriverOutbound, PassengerEvent};
 use crate::core::region_cells::region_of;
 use crate::core::ride::RideRecord;
 use crate::error::AppError;
-use crate::region_rpc::{self, DeliverBatch, Delivery, DeliveryKind, RegionCall, RideFeed};
+use crate::region_rpc::{self, DeliverBatch, Delivered, Delivery, RegionCall, RideFeed};
 
 /// Storage key of event `seq` (zero-padded so keys sort in seq order).
 pub fn event_key(seq: u64) -> String {
@@ -37,9 +40,12 @@ impl<'a> EffectRunner<'a> {
         D1Outbox::new(self.ride.state().storage(), self.ride.env())
     }
 
-    /// Persists the record with `effects`' events and D1 changes, then
-    /// announces. Returns whether the core asked for the next round now.
+    /// Persists the record with `effects`' events, D1 changes and frames
+    /// owed to drivers in one write, then announces: ride sockets, offers
+    /// straight to the regions that found their drivers, every driver frame
+    /// to its Driver DO. Returns whether the core asked for the next round now.
     pub async fn run(&self, effects: Vec<Effect>) -> Result<bool, AppError> {
+        let owed = self.number_driver_frames(&effects)?;
         let record = self.ride.current()?;
         let mut entries = vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)];
         let mut changes = Vec::new();
@@ -50,66 +56,140 @@ impl<'a> EffectRunner<'a> {
                 _ => {}
             }
         }
+        for (owed, _) in &owed {
+            entries.push(driver_outbox::entry(owed)?);
+        }
         let outbox = self.outbox();
         outbox.commit(entries, changes).await?;
-        let mut batches: HashMap<String, DeliverBatch> = HashMap::new();
+        let mut offers: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
         let mut next_round = false;
-        let mut feeds = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Publish(event) => {
                     super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None));
                     if let Some(feed) = feed_of(&event.event, &record) {
-                        feeds.push(feed);
+                        self.pickup_batch(&mut offers, &record)?.feed.push(feed);
                     }
                 }
-                Effect::ToDrivers { drivers, message, req_id } => {
-                    let frame = to_frame(&message, req_id.as_deref());
-                    let (kind, expires_at) = delivery_kind(&message);
-                    for driver in drivers {
-                        batches.entry(driver.region).or_default().deliveries.push(Delivery {
-                            driver_id: driver.driver_id,
-                            ride_id: record.ride.id.clone(),
-                            frame: frame.clone(),
-                            kind,
-                            expires_at,
-                        });
-                    }
-                }
-                Effect::SetBusy { driver, ride_id, busy } => {
-                    batches.entry(driver.region).or_default().busy.push((driver.driver_id, busy.then_some(ride_id)));
-                }
-                Effect::Record(_) => {}
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
                 Effect::StartNextRound => next_round = true,
+                _ => {}
             }
         }
-        if !feeds.is_empty() {
-            let config = self.ride.config()?;
-            let at = LatLng { lat: record.ride.pickup.lat, lng: record.ride.pickup.lng };
-            let pickup_region = region_of(at, config.region_res)?;
-            batches.entry(pickup_region).or_default().feed.extend(feeds);
+        for (owed, region) in &owed {
+            if let (Some(region), Some(frame)) = (region, &owed.frame.frame) {
+                let delivery = Delivery { driver_id: owed.driver_id.clone(), frame: frame.clone() };
+                offers.entry(region.clone()).or_default().deliveries.push(delivery);
+            }
         }
-        self.deliver(batches).await;
+        let reached = self.deliver_offers(offers).await;
+        self.mark_delivered(owed, &reached).await?;
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
+        self.flush_drivers().await;
         outbox.flush_or_retry_at(super::ride::now_ms()).await;
         Ok(next_round)
     }
 
-    /// Sends each region its batch, concurrently; a failure is logged.
-    async fn deliver(&self, batches: HashMap<String, DeliverBatch>) {
+    /// Numbers every frame for a driver (in the record, persisted with it);
+    /// an offer keeps the region of its round for the fast path.
+    fn number_driver_frames(&self, effects: &[Effect]) -> Result<Vec<(OwedToDriver, Option<String>)>, AppError> {
+        let mut owed = Vec::new();
+        for effect in effects {
+            let (drivers, kind, text, region_path) = match effect {
+                Effect::ToDrivers { drivers, message, req_id } => {
+                    let kind = frame_kind(message);
+                    let fast = matches!(kind, FrameKind::Offer { .. });
+                    let list: Vec<(String, Option<String>)> =
+                        drivers.iter().map(|d| (d.driver_id.clone(), fast.then(|| d.region.clone()))).collect();
+                    (list, kind, Some(to_frame(message, req_id.as_deref())), true)
+                }
+                Effect::ReleaseDriver { driver_id } => {
+                    (vec![(driver_id.clone(), None)], FrameKind::Release, None, false)
+                }
+                Effect::CloseOffer { driver_id } => {
+                    (vec![(driver_id.clone(), None)], FrameKind::OfferClosed, None, false)
+                }
+                _ => continue,
+            };
+            for (driver_id, region) in drivers {
+                let id = self.ride.change(|record| {
+                    record.driver_frames += 1;
+                    record.driver_frames
+                })?;
+                let frame = RideFrame { id, kind, frame: text.clone() };
+                owed.push((OwedToDriver { driver_id, frame }, region.filter(|_| region_path)));
+            }
+        }
+        Ok(owed)
+    }
+
+    /// The feed batch of the pickup's region.
+    fn pickup_batch<'b>(
+        &self,
+        batches: &'b mut HashMap<String, DeliverBatch>,
+        record: &RideRecord,
+    ) -> Result<&'b mut DeliverBatch, AppError> {
+        let at = LatLng { lat: record.ride.pickup.lat, lng: record.ride.pickup.lng };
+        let cell = region_of(at, self.ride.config()?.region_res)?;
+        Ok(batches.entry(cell).or_default())
+    }
+
+    /// Sends each region its offers and feed, concurrently; returns the
+    /// drivers the offers reached (a failure is logged: the Driver DO delivers those).
+    async fn deliver_offers(&self, batches: HashMap<String, DeliverBatch>) -> Vec<String> {
         let env = self.ride.env();
         let calls = batches.iter().map(|(cell, batch)| async move {
-            let answer: Result<serde_json::Value, AppError> =
-                region_rpc::call(env, cell, RegionCall::Deliver, batch).await;
+            let answer: Result<Delivered, AppError> = region_rpc::call(env, cell, RegionCall::Deliver, batch).await;
             (cell, answer)
         });
+        let mut reached = Vec::new();
         for (cell, answer) in join_all(calls).await {
-            if let Err(err) = answer {
-                worker::console_error!("delivery to region {cell} failed: {err}");
+            match answer {
+                Ok(delivered) => reached.extend(delivered.reached),
+                Err(err) => worker::console_error!("delivery to region {cell} failed: {err}"),
+            }
+        }
+        reached
+    }
+
+    /// Offers the regions put on their drivers' sockets are owed to the
+    /// Driver DOs as records only (they deliver the rest themselves).
+    async fn mark_delivered(
+        &self,
+        owed: Vec<(OwedToDriver, Option<String>)>,
+        reached: &[String],
+    ) -> Result<(), AppError> {
+        let object = worker::js_sys::Object::new();
+        let mut any = false;
+        for (mut owed, _) in owed.into_iter().filter(|(o, _)| reached.contains(&o.driver_id)) {
+            if let FrameKind::Offer { expires_at, .. } = owed.frame.kind {
+                owed.frame.kind = FrameKind::Offer { expires_at, delivered: true };
+                let (key, json) = driver_outbox::entry(&owed)?;
+                worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
+                any = true;
+            }
+        }
+        if any {
+            self.ride.state().storage().put_multiple_raw(object).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what drivers are owed; what is left is retried from the alarm.
+    pub async fn flush_drivers(&self) {
+        let storage = self.ride.state().storage();
+        let ride_id = match self.ride.current() {
+            Ok(record) => record.ride.id,
+            Err(_) => return,
+        };
+        let flushed = driver_outbox::flush(&storage, self.ride.env(), &ride_id).await;
+        if !flushed.unwrap_or(false) {
+            let retry_at = super::ride::now_ms() + driver_outbox::RETRY_AFTER_MS;
+            if let Err(err) = super::token_expiry::wake_by(self.ride.state(), retry_at).await {
+                worker::console_error!("could not set the driver frame retry alarm: {err}");
             }
         }
     }
@@ -136,13 +216,13 @@ fn feed_of(event: &PassengerEvent, record: &RideRecord) -> Option<RideFeed> {
     })
 }
 
-/// How a driver frame changes what its region re-sends on reconnect.
-fn delivery_kind(message: &DriverOutbound) -> (DeliveryKind, Option<i64>) {
+/// What a driver frame does to the driver's commitments.
+fn frame_kind(message: &DriverOutbound) -> FrameKind {
     match message {
-        DriverOutbound::RideOffer { expires_at, .. } => (DeliveryKind::Offer, Some(*expires_at)),
-        DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => (DeliveryKind::OfferClosed, None),
-        DriverOutbound::RideUpdated { ride } if ride.status.is_final() => (DeliveryKind::RideOver, None),
-        DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => (DeliveryKind::ActiveRide, None),
-        _ => (DeliveryKind::Transient, None),
+        DriverOutbound::RideOffer { expires_at, .. } => FrameKind::Offer { expires_at: *expires_at, delivered: false },
+        DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => FrameKind::OfferClosed,
+        DriverOutbound::RideUpdated { ride } if ride.status.is_final() => FrameKind::Over,
+        DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => FrameKind::Active,
+        _ => FrameKind::Transient,
     }
 }

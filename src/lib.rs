@@ -9,7 +9,9 @@ pub mod auth;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod do_call;
 pub mod do_http;
+pub mod driver_rpc;
 pub mod error;
 pub mod region_rpc;
 pub mod ride_rpc;
@@ -17,9 +19,25 @@ pub mod ride_rpc;
 #[path = "../durable-objects/mod.rs"]
 mod durable_objects;
 
-pub use durable_objects::{RegionDo, RideDo};
+pub use durable_objects::{DriverDo, RegionDo, RideDo};
 
 use worker::{event, Context, Env, Request, Response, Result};
+
+/// Installs the panic hook when the Wasm module is instantiated.
+#[event(start)]
+fn start() {
+    // `worker` installs its own panic hook at start-up too (it flags the
+    // isolate for re-initialisation): chain to it, whichever runs first.
+    // `Once` because wasm-bindgen also exports `start` to JS as a function.
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let worker_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |panic| {
+            console_error_panic_hook::hook(panic);
+            worker_hook(panic);
+        }));
+    });
+}
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {

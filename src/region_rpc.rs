@@ -31,14 +31,14 @@ pub enum RegionCall {
     Candidates,
     /// The nearest drivers, for `GET /v1/drivers/nearby`.
     Nearby,
-    /// Frames to send to drivers, and busy marks to set.
+    /// Offers of a round to send to its drivers (the fast path), and the dispatch feed.
     Deliver,
     /// One driver's live state, if it is online here.
     Driver,
     /// Accept a dispatcher's WebSocket (GET with `Upgrade: websocket`).
     ConnectDispatcher,
-    /// Take over a driver handed off by a neighbouring region.
-    Adopt,
+    /// Frames and the busy mark from a driver's Driver DO, for its sockets here.
+    DriverFrames,
 }
 
 impl RegionCall {
@@ -49,7 +49,7 @@ impl RegionCall {
         RegionCall::Deliver,
         RegionCall::Driver,
         RegionCall::ConnectDispatcher,
-        RegionCall::Adopt,
+        RegionCall::DriverFrames,
     ];
 
     /// The internal path of the call.
@@ -61,7 +61,7 @@ impl RegionCall {
             RegionCall::Deliver => "/deliver",
             RegionCall::Driver => "/driver",
             RegionCall::ConnectDispatcher => "/connect/dispatcher",
-            RegionCall::Adopt => "/adopt",
+            RegionCall::DriverFrames => "/driver-frames",
         }
     }
 
@@ -137,80 +137,49 @@ pub struct DriverLookup {
     pub driver_id: String,
 }
 
-/// An offer a driver holds, re-sent when it reconnects.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeldOffer {
-    /// The ride offered.
-    pub ride_id: String,
-    /// The `ride_offer` frame as sent.
-    pub frame: String,
-    /// When the offer lapses.
-    pub expires_at: i64,
-}
-
-/// What a region remembers of a driver across its sockets and reconnects,
-/// and hands to the next region when the driver moves.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DriverMemo {
-    /// The active ride, while the driver has one.
-    pub busy_ride: Option<String>,
-    /// The last `ride_assigned` / `ride_updated` frame of the active ride.
-    pub active_frame: Option<String>,
-    /// Offers not yet taken, cancelled or expired.
-    pub offers: Vec<HeldOffer>,
-}
-
-/// Body of [`RegionCall::Adopt`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Adopt {
-    /// The driver.
-    pub driver_id: String,
-    /// What the old region remembered of it.
-    pub memo: DriverMemo,
-}
-
-/// One frame for one driver.
+/// One offer for one driver, sent by the ride's round straight to the region
+/// that found the driver (the Driver DO records it too).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
     /// To whom.
     pub driver_id: String,
-    /// The ride the frame is about.
-    pub ride_id: String,
-    /// The JSON text to send.
+    /// The `ride_offer` JSON text.
     pub frame: String,
-    /// What the frame does to the driver's open offers and active ride.
-    pub kind: DeliveryKind,
-    /// For an offer: when it lapses.
-    pub expires_at: Option<i64>,
-}
-
-/// How a delivered frame changes what the region remembers for a driver
-/// (what is re-sent when it reconnects).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryKind {
-    /// A new open offer.
-    Offer,
-    /// The offer is over (taken, cancelled, expired).
-    OfferClosed,
-    /// The driver's active ride (assigned or updated).
-    ActiveRide,
-    /// The active ride is over.
-    RideOver,
-    /// Nothing to remember.
-    Transient,
 }
 
 /// Body of [`RegionCall::Deliver`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeliverBatch {
-    /// Frames to send.
+    /// Offers to send; a driver marked busy here is skipped.
     pub deliveries: Vec<Delivery>,
-    /// Drivers to mark busy with a ride (or free, with None).
-    pub busy: Vec<(String, Option<String>)>,
     /// Rides of this region created or changed, for the dispatch feed.
     #[serde(default)]
     pub feed: Vec<RideFeed>,
+}
+
+/// Answer to [`RegionCall::Deliver`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Delivered {
+    /// The drivers whose sockets here took their offer.
+    pub reached: Vec<String>,
+}
+
+/// Body of [`RegionCall::DriverFrames`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriverDelivery {
+    /// The driver.
+    pub driver_id: String,
+    /// JSON texts for every socket of the driver here, in order.
+    pub frames: Vec<String>,
+    /// The driver's active ride (busy), or none (free): the region's mark.
+    pub busy_ride: Option<String>,
+}
+
+/// Answer to [`RegionCall::DriverFrames`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DriverSockets {
+    /// The ids of the driver's sockets here (those that got the frames).
+    pub sockets: Vec<String>,
 }
 
 /// Sends `call` with a JSON `body` to region `cell` and reads the JSON answer.
@@ -267,7 +236,7 @@ mod tests {
                 | RegionCall::Deliver
                 | RegionCall::Driver
                 | RegionCall::ConnectDispatcher
-                | RegionCall::Adopt => {}
+                | RegionCall::DriverFrames => {}
             }
             assert_eq!(RegionCall::from_path(call.path()), Some(call));
         }

@@ -47,8 +47,8 @@ pub enum RideCall {
     Location,
     /// An offered driver starts or stops viewing the ride.
     Viewing,
-    /// A driver's socket moved to another region.
-    Relocate,
+    /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
+    Holder,
 }
 
 impl RideCall {
@@ -63,7 +63,7 @@ impl RideCall {
         RideCall::Step,
         RideCall::Location,
         RideCall::Viewing,
-        RideCall::Relocate,
+        RideCall::Holder,
     ];
 
     /// The internal path of the call.
@@ -79,7 +79,7 @@ impl RideCall {
             RideCall::Step => "/step",
             RideCall::Location => "/location",
             RideCall::Viewing => "/viewing",
-            RideCall::Relocate => "/relocate",
+            RideCall::Holder => "/holder",
         }
     }
 
@@ -140,13 +140,18 @@ pub struct Viewing {
     pub viewing: bool,
 }
 
-/// Body of [`RideCall::Relocate`].
+/// Body of [`RideCall::Holder`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Relocate {
-    /// The driver.
+pub struct HolderQuery {
+    /// The driver whose claim is checked.
     pub driver_id: String,
-    /// Its new region.
-    pub region: String,
+}
+
+/// Answer to [`RideCall::Holder`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HolderAnswer {
+    /// Whether the ride recorded this driver as its (still active) driver.
+    pub assigned: bool,
 }
 
 /// The identity of a rider socket handed to the Ride DO.
@@ -236,7 +241,7 @@ mod tests {
                 | RideCall::Step
                 | RideCall::Location
                 | RideCall::Viewing
-                | RideCall::Relocate => {}
+                | RideCall::Holder => {}
             }
             assert_eq!(RideCall::from_path(call.path()), Some(call));
         }

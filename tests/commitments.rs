@@ -175,16 +175,17 @@ fn an_offer_the_region_did_not_deliver_is_delivered_by_the_driver() {
 }
 
 #[test]
-fn a_confirmed_ride_gives_every_other_offer_back() {
+fn a_confirmed_ride_drops_the_other_offers_without_declining_them() {
     let mut c = online();
     c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 5);
     c.handle(frames("ride_c", vec![offer(1, 20_000, true)]), 5);
     c.handle(claim("ride_a"), 10);
     let effects = c.handle(frames("ride_a", vec![frame(4, FrameKind::Active, "assigned-a")]), 20);
-    let mut given_back = declines(&effects);
-    given_back.sort();
-    assert_eq!(given_back, vec!["ride_b".to_string(), "ride_c".to_string()]);
-    assert!(c.offers.is_empty());
+    assert!(declines(&effects).is_empty(), "an accept of ride_b must still be refused driver_busy, not not_offered");
+    assert!(c.offers.is_empty(), "not sent again on reconnect: a busy driver is offered nothing");
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 30);
+    let answer = attach_answer(&c.handle(attach("s2", "r1"), 40));
+    assert_eq!(answer.frames, vec!["assigned-a".to_string()]);
 }
 
 #[test]
@@ -339,4 +340,14 @@ fn the_commitments_survive_a_restart_but_nothing_stays_in_flight() {
     assert!(restored.in_flight.is_empty());
     let resent = restored.handle(DriverInput::Tick, 1);
     assert_eq!(deliveries(&resent).len(), 1, "the busy mark still owed is sent again");
+}
+
+#[test]
+fn a_driver_whose_offer_lapsed_still_hears_that_the_ride_ended() {
+    let mut c = online();
+    c.handle(frames("ride_a", vec![offer(1, 1_000, true)]), 0);
+    c.handle(DriverInput::Tick, 1_000);
+    assert!(c.offers.is_empty());
+    let closed = c.handle(frames("ride_a", vec![frame(2, FrameKind::OfferClosed, "cancelled-a")]), 5_000);
+    assert_eq!(deliveries(&closed), vec![("r1".into(), vec![(1, "cancelled-a".into())], None)]);
 }

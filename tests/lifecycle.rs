@@ -8,7 +8,7 @@ use common::*;
 use ridewire::core::dispatch::Effect;
 use ridewire::core::identity::{Caller, Role};
 use ridewire::core::lifecycle::StepError;
-use ridewire::core::protocol::{AcceptFailure, PassengerEvent, RideStep};
+use ridewire::core::protocol::{AcceptFailure, DriverOutbound, PassengerEvent, RideStep};
 use ridewire::core::ride::RideStatus;
 
 fn caller(role: Role, sub: &str) -> Caller {
@@ -18,8 +18,12 @@ fn caller(role: Role, sub: &str) -> Caller {
 #[test]
 fn a_round_moves_on_once_every_driver_of_it_declined() {
     let mut record = with_round_one(&["d1", "d2"]);
-    assert_eq!(record.decline("d1", T0).unwrap(), Vec::<Effect>::new());
-    assert_eq!(record.decline("d2", T0).unwrap(), vec![Effect::StartNextRound]);
+    assert_eq!(record.decline("d1", T0).unwrap(), vec![Effect::CloseOffer { driver_id: "d1".into() }]);
+    assert_eq!(
+        record.decline("d2", T0).unwrap(),
+        vec![Effect::CloseOffer { driver_id: "d2".into() }, Effect::StartNextRound],
+        "the Driver DO forgets the offer; the round is over"
+    );
 }
 
 #[test]
@@ -69,9 +73,12 @@ fn a_dispatcher_cancels_an_accepted_ride_and_the_driver_is_freed() {
     let effects = record.cancel(&caller(Role::Dispatcher, "ops"), None, None, T0 + 9).unwrap();
     assert_eq!(record.ride.cancelled_by, Some(Role::Dispatcher));
     assert_eq!(driver_frames(&effects), [("d1".to_string(), "ride_updated".to_string())]);
-    assert!(effects
-        .iter()
-        .any(|e| matches!(e, Effect::SetBusy { driver, busy: false, .. } if driver.driver_id == "d1")));
+    assert!(
+        effects.iter().any(|e| matches!(e,
+        Effect::ToDrivers { drivers, message: DriverOutbound::RideUpdated { ride }, .. }
+            if drivers[0].driver_id == "d1" && ride.status == RideStatus::Cancelled)),
+        "the final ride_updated frees the driver at its Driver DO"
+    );
 }
 
 #[test]
@@ -119,7 +126,11 @@ fn the_assigned_driver_steps_the_ride_to_completion_in_order() {
     assert_eq!(passenger_events(&started), [PassengerEvent::TripStarted]);
     let completed = record.step("d1", RideStep::Completed, None, T0 + 30).unwrap();
     assert_eq!(passenger_events(&completed), [PassengerEvent::RideCompleted { fare: None }]);
-    assert!(completed.iter().any(|e| matches!(e, Effect::SetBusy { busy: false, .. })), "the driver is free again");
+    assert!(
+        completed.iter().any(|e| matches!(e,
+            Effect::ToDrivers { message: DriverOutbound::RideUpdated { ride }, .. } if ride.status == RideStatus::Completed)),
+        "the final ride_updated frees the driver at its Driver DO"
+    );
     assert_eq!(record.ride.status, RideStatus::Completed);
     assert_eq!(
         (record.ride.arrived_at, record.ride.started_at, record.ride.completed_at),

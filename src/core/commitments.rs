@@ -180,6 +180,9 @@ pub struct Applied {
 /// Everything one driver is committed to; the Driver DO stores it whole.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Commitments {
+    /// Whose commitments these are.
+    #[serde(default)]
+    pub driver_id: String,
     /// The driver's one active ride.
     pub active: Option<ActiveRide>,
     /// Offers it holds, in the order received.
@@ -222,7 +225,7 @@ impl Commitments {
                 self.location(location, heading, now, &mut out);
                 false
             }
-            DriverInput::ClaimChecked { ride_id, assigned } => self.claim_checked(&ride_id, assigned, now, &mut out),
+            DriverInput::ClaimChecked { ride_id, assigned } => self.claim_checked(&ride_id, assigned, now),
             DriverInput::Tick => self.tick(now, &mut out),
         };
         let pruned = self.prune(now);
@@ -277,17 +280,20 @@ impl Commitments {
                 continue;
             }
             self.applied.insert(ride_id.to_string(), Applied { through: frame.id, at: now });
-            self.apply_frame(ride_id, frame.kind, frame.frame, now, out);
+            self.apply_frame(ride_id, frame.kind, frame.frame, through > 0, now, out);
             changed = true;
         }
         changed
     }
 
+    /// Applies one frame; `known` when the ride sent this driver frames before.
+    #[allow(clippy::too_many_arguments)]
     fn apply_frame(
         &mut self,
         ride_id: &str,
         kind: FrameKind,
         text: Option<String>,
+        known: bool,
         now: i64,
         out: &mut Vec<DriverEffect>,
     ) {
@@ -305,14 +311,15 @@ impl Commitments {
                 }
             }
             FrameKind::OfferClosed => {
-                let held = self.offers.iter().any(|o| o.ride_id == ride_id);
+                // A lapsed offer may still be accepted: its driver hears the end too.
+                let held = known || self.offers.iter().any(|o| o.ride_id == ride_id);
                 self.offers.retain(|o| o.ride_id != ride_id);
                 self.supersede(ride_id);
                 if let Some(text) = text.filter(|_| held) {
                     self.owe(ride_id, text, false, now);
                 }
             }
-            FrameKind::Active => self.confirm(ride_id, text, now, out),
+            FrameKind::Active => self.confirm(ride_id, text, now),
             FrameKind::Over => {
                 self.offers.retain(|o| o.ride_id != ride_id);
                 if self.active_ride() == Some(ride_id) {
@@ -338,9 +345,8 @@ impl Commitments {
         }
     }
 
-    /// The ride recorded the accept (or moved on): the claim holds, and
-    /// the driver's other offers go back to their rides.
-    fn confirm(&mut self, ride_id: &str, text: Option<String>, now: i64, out: &mut Vec<DriverEffect>) {
+    /// The ride recorded the accept (or moved on): the claim holds.
+    fn confirm(&mut self, ride_id: &str, text: Option<String>, now: i64) {
         match &mut self.active {
             Some(active) if active.ride_id == ride_id => {
                 active.confirmed = true;
@@ -363,12 +369,10 @@ impl Commitments {
                 self.mark_everywhere();
             }
         }
+        // A busy driver is offered nothing: its other offers are not sent
+        // again (an accept of one is refused `driver_busy` by the claim).
         for offer in std::mem::take(&mut self.offers) {
-            if offer.ride_id == ride_id {
-                continue;
-            }
             self.supersede(&offer.ride_id);
-            out.push(DriverEffect::Decline { ride_id: offer.ride_id });
         }
         self.supersede(ride_id);
         if let Some(text) = text {
@@ -443,12 +447,12 @@ impl Commitments {
         out.push(DriverEffect::Relay { ride_id: active.ride_id.clone(), location, heading });
     }
 
-    fn claim_checked(&mut self, ride_id: &str, assigned: bool, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+    fn claim_checked(&mut self, ride_id: &str, assigned: bool, now: i64) -> bool {
         if !self.active.as_ref().is_some_and(|a| a.ride_id == ride_id && !a.confirmed) {
             return false;
         }
         if assigned {
-            self.confirm(ride_id, None, now, out);
+            self.confirm(ride_id, None, now);
         } else {
             self.active = None;
             self.mark_everywhere();

@@ -59,6 +59,22 @@ pub struct AcceptLock {
     pub driver_id: String,
     /// When it lapses by itself.
     pub expires_at: i64,
+    /// When this driver's unbroken hold began (renewals keep it): a hold
+    /// lasts at most [`LOCK_HOLD_FACTOR`] × the lock's time to live.
+    #[serde(default)]
+    pub held_since: i64,
+}
+
+/// A driver holds the accept lock at most this many times `LOCK_TTL_S` in a row.
+pub const LOCK_HOLD_FACTOR: i64 = 2;
+
+/// What the driver's Driver DO answered to a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimResult {
+    /// The driver is committed to this ride.
+    Claimed,
+    /// The driver has another active ride.
+    Busy,
 }
 
 /// A candidate for a round, with the region that reported it.
@@ -90,8 +106,11 @@ pub enum Effect {
     Publish(SequencedEvent),
     /// Send a frame to drivers through their regions.
     ToDrivers { drivers: Vec<DriverAddress>, message: DriverOutbound, req_id: Option<String> },
-    /// Mark a driver busy (with an active ride) or free in its region.
-    SetBusy { driver: DriverAddress, ride_id: String, busy: bool },
+    /// Free a driver whose claim this ride did not record (it lost a race,
+    /// or the ride closed meanwhile).
+    ReleaseDriver { driver_id: String },
+    /// Tell a driver's Driver DO that its offer is over without a frame (it declined).
+    CloseOffer { driver_id: String },
     /// Record the ride and the event in D1.
     Record(RideChange),
     /// Wake the DO at this time (the next deadline).
@@ -206,13 +225,10 @@ impl RideRecord {
         effects
     }
 
-    /// Drivers of the current round who still hold the offer (not declined).
+    /// Drivers of any round who still hold the offer (not declined): an
+    /// earlier round's offer may still be accepted, so they hear its end too.
     pub(crate) fn open_offer_holders(&self) -> Vec<DriverAddress> {
-        self.offers
-            .iter()
-            .filter(|o| o.round == self.ride.offer_round && !o.declined)
-            .map(|o| o.driver.clone())
-            .collect()
+        self.offers.iter().filter(|o| !o.declined).map(|o| o.driver.clone()).collect()
     }
 
     /// The lock in force at `now_ms`, if any (a lapsed lock is no lock).
@@ -246,13 +262,58 @@ impl RideRecord {
         if let Some(refusal) = self.accept_refusal(driver_id, now_ms) {
             return Err(refusal);
         }
-        let lock = AcceptLock { driver_id: driver_id.to_string(), expires_at: now_ms + settings.lock_ttl_ms };
+        // A renewal, or a new request right as the last lapsed, continues the hold.
+        let held_since = match &self.lock {
+            Some(lock) if lock.driver_id == driver_id && lock.expires_at + settings.lock_ttl_ms > now_ms => {
+                lock.held_since
+            }
+            _ => now_ms,
+        };
+        let limit = held_since + LOCK_HOLD_FACTOR * settings.lock_ttl_ms;
+        if now_ms >= limit {
+            return Err(AcceptFailure::LockLimit);
+        }
+        let expires_at = (now_ms + settings.lock_ttl_ms).min(limit);
+        let lock = AcceptLock { driver_id: driver_id.to_string(), expires_at, held_since };
         self.lock = Some(lock.clone());
         Ok(lock)
     }
 
-    /// `accept_ride`: the first valid accept wins. The winner's profile is
-    /// given by the shell; `req_id` goes back on the winner's `ride_assigned`.
+    /// `accept_ride`, once the driver's Driver DO answered the claim: the
+    /// first valid accept wins. The ride is checked again (other events ran
+    /// while the claim was out); a claim the ride does not record is released.
+    /// The winner's profile is given by the shell; `req_id` goes back on its `ride_assigned`.
+    pub fn accept_claimed(
+        &mut self,
+        driver: AssignedDriver,
+        claim: ClaimResult,
+        req_id: Option<String>,
+        now_ms: i64,
+    ) -> (Result<(), AcceptFailure>, Vec<Effect>) {
+        if claim == ClaimResult::Busy {
+            return (Err(AcceptFailure::DriverBusy), Vec::new());
+        }
+        match self.accept(driver.clone(), req_id, now_ms) {
+            Ok(effects) => (Ok(()), effects),
+            Err(refusal) => (Err(refusal), self.claim_lost(&driver.id)),
+        }
+    }
+
+    /// A claim of `driver_id` this ride will not record: release it, unless
+    /// the driver is this ride's own (a repeated accept of the winner).
+    pub fn claim_lost(&self, driver_id: &str) -> Vec<Effect> {
+        if self.ride.driver.as_ref().is_some_and(|d| d.id == driver_id) {
+            return Vec::new();
+        }
+        vec![Effect::ReleaseDriver { driver_id: driver_id.to_string() }]
+    }
+
+    /// Whether the ride recorded `driver_id` as its driver and is still under way.
+    pub fn holds_driver(&self, driver_id: &str) -> bool {
+        self.relays_location_of(driver_id)
+    }
+
+    /// The accept itself, once the driver's claim holds (see [`Self::accept_claimed`]).
     pub fn accept(
         &mut self,
         driver: AssignedDriver,
@@ -268,11 +329,14 @@ impl RideRecord {
         self.ride.driver = Some(driver.clone());
         self.lock = None;
         self.round_expires_at = None;
-        let losers: Vec<DriverAddress> =
-            self.offers.iter().filter(|o| o.driver.driver_id != driver.id).map(|o| o.driver.clone()).collect();
-        let mut effects =
-            vec![Effect::SetBusy { driver: offer.driver.clone(), ride_id: self.ride.id.clone(), busy: true }];
-        effects.extend(self.publish(PassengerEvent::DriverAssigned { driver, location: Some(offer.location) }, now_ms));
+        let losers: Vec<DriverAddress> = self
+            .offers
+            .iter()
+            .filter(|o| o.driver.driver_id != driver.id && !o.declined)
+            .map(|o| o.driver.clone())
+            .collect();
+        let mut effects: Vec<Effect> =
+            self.publish(PassengerEvent::DriverAssigned { driver, location: Some(offer.location) }, now_ms).into();
         effects.push(Effect::ToDrivers {
             drivers: vec![offer.driver],
             message: DriverOutbound::RideAssigned { ride: self.ride.clone() },
@@ -283,13 +347,6 @@ impl RideRecord {
             effects.push(Effect::ToDrivers { drivers: losers, message, req_id: None });
         }
         Ok(effects)
-    }
-
-    /// A driver's sockets moved to `region`: frames for it go there from now on.
-    pub fn relocate(&mut self, driver_id: &str, region: &str) {
-        for offer in self.offers.iter_mut().filter(|o| o.driver.driver_id == driver_id) {
-            offer.driver.region = region.to_string();
-        }
     }
 
     /// The time the DO must next wake up for this ride, if any.

@@ -1,5 +1,8 @@
 //! Positions on the WGS84 globe and the checks the protocol puts on them.
 
+use std::f64::consts::PI;
+
+use geo::{Destination, Distance, Haversine, Point};
 use serde::{Deserialize, Serialize};
 
 use super::invalid::{optional_text, Invalid};
@@ -7,8 +10,9 @@ use super::invalid::{optional_text, Invalid};
 /// Longest street address accepted, in characters.
 pub const MAX_ADDRESS_CHARS: usize = 512;
 
-/// The Earth's mean radius in metres (IUGG), the sphere all distances use.
-pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// The Earth's mean radius in metres (IUGG, 6 371 008.8), the sphere all
+/// distances use; taken from geo so chords and haversine agree.
+pub const EARTH_RADIUS_M: f64 = Haversine.radius();
 
 /// A WGS84 position in degrees, always finite and in range once constructed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -34,24 +38,21 @@ impl LatLng {
 
 /// Great-circle distance between two positions in metres (haversine formula).
 pub fn distance_m(a: LatLng, b: LatLng) -> f64 {
-    let (lat_a, lat_b) = (a.lat.to_radians(), b.lat.to_radians());
-    let half_dlat = (lat_b - lat_a) / 2.0;
-    let half_dlng = (b.lng - a.lng).to_radians() / 2.0;
-    let h = half_dlat.sin().powi(2) + lat_a.cos() * lat_b.cos() * half_dlng.sin().powi(2);
-    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    // Near antipodes rounding can push geo's haversine term past 1 and yield
+    // NaN; `f64::min` drops a NaN, and no great circle is longer than half.
+    Haversine.distance(point(a), point(b)).min(PI * EARTH_RADIUS_M)
 }
 
 /// The position `distance_m` metres from `from` along the initial compass
 /// bearing `bearing_deg` (great circle); the longitude is kept in [-180, 180].
 pub fn destination(from: LatLng, bearing_deg: f64, distance_m: f64) -> LatLng {
-    let angle = distance_m / EARTH_RADIUS_M;
-    let bearing = bearing_deg.to_radians();
-    let (lat1, lng1) = (from.lat.to_radians(), from.lng.to_radians());
-    let sin_lat2 = lat1.sin() * angle.cos() + lat1.cos() * angle.sin() * bearing.cos();
-    let lat2 = sin_lat2.clamp(-1.0, 1.0).asin();
-    let lng2 = lng1 + (bearing.sin() * angle.sin() * lat1.cos()).atan2(angle.cos() - lat1.sin() * sin_lat2);
-    let lng = (lng2.to_degrees() + 540.0).rem_euclid(360.0) - 180.0;
-    LatLng { lat: lat2.to_degrees().clamp(-90.0, 90.0), lng }
+    let to = Haversine.destination(point(from), bearing_deg, distance_m);
+    LatLng { lat: to.y(), lng: to.x() }
+}
+
+/// The position as a geo `Point`, whose x is the longitude.
+fn point(at: LatLng) -> Point {
+    Point::new(at.lng, at.lat)
 }
 
 /// The position as a point on the unit sphere (x towards 0°N 0°E, z towards
@@ -172,6 +173,17 @@ mod tests {
         let d = distance_m(at(-26.2041, 28.0473), at(26.2041, -151.9527));
         assert!((d - std::f64::consts::PI * EARTH_RADIUS_M).abs() < 1.0, "{d}");
         assert!((d / 1000.0 - 20_015.0).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn near_antipodes_are_half_the_circumference_apart_not_nan() {
+        let d = distance_m(at(57.47908799383325, 152.37855131859305), at(-57.479088027139504, -27.621449060453028));
+        assert_eq!(d, std::f64::consts::PI * EARTH_RADIUS_M);
+    }
+
+    #[test]
+    fn the_sphere_is_the_iugg_mean_radius() {
+        assert_eq!(EARTH_RADIUS_M, 6_371_008.8);
     }
 
     #[test]

@@ -41,14 +41,19 @@ impl RideRecord {
             }
         }
         let round = self.ride.offer_round;
-        for offer in self.offers.iter_mut().filter(|o| o.driver.driver_id == driver_id) {
+        let mut effects = Vec::new();
+        for offer in self.offers.iter_mut().filter(|o| o.driver.driver_id == driver_id && !o.declined) {
             offer.declined = true;
+            effects.push(Effect::CloseOffer { driver_id: driver_id.to_string() });
         }
         if self.lock.as_ref().is_some_and(|lock| lock.driver_id == driver_id) {
             self.lock = None;
         }
         let round_over = self.offers.iter().filter(|o| o.round == round).all(|o| o.declined);
-        Ok(if round_over { vec![Effect::StartNextRound] } else { Vec::new() })
+        if round_over && self.ride.status == RideStatus::Searching {
+            effects.push(Effect::StartNextRound);
+        }
+        Ok(effects)
     }
 
     /// The address of the assigned driver, if the ride has one.
@@ -114,16 +119,14 @@ impl RideRecord {
         Ok(effects)
     }
 
-    /// The assigned driver hears the ride as it now is and is free again.
-    fn release_driver(&self, driver: DriverAddress, req_id: Option<String>) -> [Effect; 2] {
-        [
-            Effect::SetBusy { driver: driver.clone(), ride_id: self.ride.id.clone(), busy: false },
-            Effect::ToDrivers {
-                drivers: vec![driver],
-                message: DriverOutbound::RideUpdated { ride: self.ride.clone() },
-                req_id,
-            },
-        ]
+    /// The assigned driver hears the ride as it now is (final, so its
+    /// Driver DO frees it: the frame is the release, delivered until it lands).
+    fn release_driver(&self, driver: DriverAddress, req_id: Option<String>) -> [Effect; 1] {
+        [Effect::ToDrivers {
+            drivers: vec![driver],
+            message: DriverOutbound::RideUpdated { ride: self.ride.clone() },
+            req_id,
+        }]
     }
 
     /// `ride_status` / `POST /arrived|/start|/complete` by the assigned driver.

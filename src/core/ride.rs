@@ -161,6 +161,9 @@ pub struct RideRecord {
     /// Offered drivers now viewing the ride.
     #[serde(default)]
     pub viewers: std::collections::BTreeSet<String>,
+    /// How many frames the ride has sent to drivers' Driver DOs (numbers them).
+    #[serde(default)]
+    pub driver_frames: u64,
 }
 
 /// One entry of a ride's event log, numbered 1, 2, 3… per ride.
@@ -229,6 +232,7 @@ impl RideRecord {
             round_expires_at: None,
             lock: None,
             viewers: Default::default(),
+            driver_frames: 0,
         };
         let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
         (record, effects)

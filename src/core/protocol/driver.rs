@@ -179,6 +179,10 @@ pub enum AcceptFailure {
     RideClosed,
     /// The ride was never offered to this driver.
     NotOffered,
+    /// The driver has another active ride (`accept_failed` only).
+    DriverBusy,
+    /// The driver held the lock as long as it may in a row (`lock_failed` only).
+    LockLimit,
 }
 
 impl AcceptFailure {
@@ -189,6 +193,8 @@ impl AcceptFailure {
             AcceptFailure::RideLocked => "ride_locked",
             AcceptFailure::RideClosed => "ride_closed",
             AcceptFailure::NotOffered => "not_offered",
+            AcceptFailure::DriverBusy => "driver_busy",
+            AcceptFailure::LockLimit => "lock_limit",
         }
     }
 }

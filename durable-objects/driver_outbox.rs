@@ -1,0 +1,67 @@
+//! Frames a Ride DO owes to drivers' Driver DOs: stored in the same write as
+//! the ride state they come from, sent to each driver in order, deleted
+//! once its Driver DO took them; a failed send stays and is retried from the
+//! alarm, never dropped.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use worker::{console_error, Env, ListOptions, Storage};
+
+use crate::core::commitments::RideFrame;
+use crate::driver_rpc::{self, calls, RideFrames};
+use crate::error::AppError;
+
+/// Storage key prefix of an owed frame; the zero-padded id keeps them in order.
+const PREFIX: &str = "to_driver:";
+/// How long after a failed send the alarm retries it, in ms.
+pub const RETRY_AFTER_MS: i64 = 1_000;
+
+/// One frame owed to one driver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwedToDriver {
+    /// The driver.
+    pub driver_id: String,
+    /// The numbered frame.
+    pub frame: RideFrame,
+}
+
+/// The storage entry (key, JSON text) of an owed frame.
+pub fn entry(owed: &OwedToDriver) -> Result<(String, String), AppError> {
+    Ok((format!("{PREFIX}{:012}", owed.frame.id), serde_json::to_string(owed)?))
+}
+
+/// Sends every owed frame, each driver's in one call in order; deletes what
+/// was taken. Returns false when something is left for the alarm.
+pub async fn flush(storage: &Storage, env: &Env, ride_id: &str) -> Result<bool, AppError> {
+    let listed = storage.list_with_options(ListOptions::new().prefix(PREFIX)).await?;
+    let mut by_driver: BTreeMap<String, Vec<(String, RideFrame)>> = BTreeMap::new();
+    for value in listed.values() {
+        let Some(json) = value.map_err(worker::Error::from)?.as_string() else { continue };
+        let owed: OwedToDriver = serde_json::from_str(&json)?;
+        let (key, _) = entry(&owed)?;
+        by_driver.entry(owed.driver_id).or_default().push((key, owed.frame));
+    }
+    if by_driver.is_empty() {
+        return Ok(true);
+    }
+    let sends = by_driver.into_iter().map(|(driver_id, owed)| async move {
+        let (keys, frames): (Vec<String>, Vec<RideFrame>) = owed.into_iter().unzip();
+        let request = RideFrames { ride_id: ride_id.to_string(), frames };
+        match driver_rpc::call::<calls::Frames>(env, &driver_id, request).await {
+            Ok(_) => keys,
+            Err(err) => {
+                console_error!("frames for driver {driver_id} not taken yet: {err}");
+                Vec::new()
+            }
+        }
+    });
+    let results = join_all(sends).await;
+    let all_taken = results.iter().all(|keys| !keys.is_empty());
+    let taken: Vec<String> = results.into_iter().flatten().collect();
+    if !taken.is_empty() {
+        storage.delete_multiple(taken).await?;
+    }
+    Ok(all_taken)
+}
