@@ -1,6 +1,7 @@
 //! `RideDo`: one per ride, named `ride/{id}`. The single writer of its ride:
-//! the core decides (creation, rounds, lock, accept); this shell loads and
-//! stores the record, answers, and carries out the effects.
+//! decode a call, hand it to the core's `handle` (src/core/ride_input.rs),
+//! carry out the effects; the answers of regions and Driver DOs come back
+//! into the core as new inputs.
 
 use std::cell::RefCell;
 
@@ -12,10 +13,10 @@ use super::ride_effects::EffectRunner;
 use crate::config::Config;
 use crate::core::commitments::ClaimAnswer;
 use crate::core::dispatch::ClaimResult;
-use crate::core::lifecycle::StepError;
-use crate::core::protocol::{to_frame, AcceptFailure, RideOutbound};
+use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{AssignedDriver, Ride, RideRecord};
 use crate::core::ride_access::can_view;
+use crate::core::ride_input::{RideInput, RideReply};
 use crate::db;
 use crate::driver_rpc::{self, calls, ClaimRequest};
 use crate::error::AppError;
@@ -82,19 +83,28 @@ impl RideDo {
             RideCall::Create => self.create(serde_json::from_slice(&body)?).await,
             RideCall::View => self.view(serde_json::from_slice(&body)?).await,
             RideCall::Accept => self.accept(serde_json::from_slice(&body)?).await,
-            RideCall::Lock => self.lock(serde_json::from_slice(&body)?).await,
-            RideCall::Decline => self.decline(serde_json::from_slice(&body)?).await,
-            RideCall::Cancel => {
-                let ride = self.cancel(serde_json::from_slice(&body)?).await?;
-                json(200, &ride)
+            RideCall::Lock => {
+                let cmd: DriverRideCommand = serde_json::from_slice(&body)?;
+                match self.decide(RideInput::Lock { driver_id: cmd.driver_id }).await? {
+                    RideReply::Locked(lock) => json(200, &lock),
+                    _ => Err(AppError::Internal("a lock was answered without one".into())),
+                }
             }
-            RideCall::Step => self.step(serde_json::from_slice(&body)?).await,
+            RideCall::Decline => {
+                let cmd: DriverRideCommand = serde_json::from_slice(&body)?;
+                self.decide(RideInput::Decline { driver_id: cmd.driver_id }).await?;
+                Ok(Response::empty()?.with_status(204))
+            }
+            RideCall::Cancel => json(200, &self.cancel(serde_json::from_slice(&body)?).await?),
+            RideCall::Step => {
+                let cmd: StepRide = serde_json::from_slice(&body)?;
+                self.decide(RideInput::Step { driver_id: cmd.driver_id, step: cmd.step, req_id: cmd.req_id }).await?;
+                json(200, &self.current()?.ride)
+            }
             RideCall::Location => self.relay_location(serde_json::from_slice(&body)?).await,
             RideCall::Viewing => {
                 let cmd: Viewing = serde_json::from_slice(&body)?;
-                self.load().await?.ok_or_else(no_such_ride)?;
-                let effects = self.change(|record| record.set_viewing(&cmd.driver_id, cmd.viewing, now_ms()))?;
-                self.runner().run(effects.map_err(step_refused)?).await?;
+                self.decide(RideInput::Viewing { driver_id: cmd.driver_id, viewing: cmd.viewing }).await?;
                 Ok(Response::empty()?.with_status(204))
             }
             RideCall::Holder => {
@@ -106,18 +116,41 @@ impl RideDo {
         }
     }
 
+    /// Hands `input` to the core and carries out its effects (even those of
+    /// a refusal, a release say); a refusal becomes the protocol's error.
+    pub(crate) async fn apply(&self, input: RideInput) -> std::result::Result<RideReply, AppError> {
+        self.load().await?.ok_or_else(no_such_ride)?;
+        let settings = self.config()?.dispatch();
+        let output = self.change(|record| record.handle(input, &settings, now_ms()))?;
+        self.runner().run(output.effects).await?;
+        Ok(output.reply?)
+    }
+
+    /// Like [`Self::apply`], then follows a query to the regions through:
+    /// their answer is the next input.
+    pub(crate) async fn decide(&self, input: RideInput) -> std::result::Result<RideReply, AppError> {
+        let reply = self.apply(input).await?;
+        if let RideReply::Ask { round, query } = &reply {
+            super::ride_dispatch::ask_regions(self, *round, query).await?;
+        }
+        Ok(reply)
+    }
+
     /// Creates the ride once, then starts its first offer round; a second
-    /// create (an idempotent retry) gets the stored ride.
+    /// create (an idempotent retry) gets the stored ride, and starts its
+    /// first round if that never ran.
     async fn create(&self, cmd: CreateRide) -> std::result::Result<Response, AppError> {
         if let Some(record) = self.load().await? {
-            return json(200, &CreatedRide { ride: record.ride, created: false });
+            if record.first_round_pending(now_ms()) {
+                self.decide(RideInput::NextRound).await?;
+            }
+            return json(200, &CreatedRide { ride: self.current()?.ride, created: false });
         }
         let (record, effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now_ms());
         *self.record.borrow_mut() = Some(record);
         self.runner().run(effects).await?;
-        super::ride_dispatch::run_round(self).await?;
-        let ride = self.current()?.ride;
-        json(201, &CreatedRide { ride, created: true })
+        self.decide(RideInput::NextRound).await?;
+        json(201, &CreatedRide { ride: self.current()?.ride, created: true })
     }
 
     /// The ride, if the caller may see it; otherwise it does not exist for them.
@@ -129,58 +162,25 @@ impl RideDo {
         json(200, &record.ride)
     }
 
-    /// `request_lock`: the lock, or the reason it is refused.
-    async fn lock(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
-        self.load().await?.ok_or_else(no_such_ride)?;
-        let settings = self.config()?.dispatch();
-        let lock = self.change(|record| record.request_lock(&cmd.driver_id, &settings, now_ms()))?;
-        let lock = lock.map_err(refused)?;
-        self.runner().run(Vec::new()).await?;
-        json(200, &lock)
-    }
-
-    /// `accept_ride` / `POST /accept`: the driver's Driver DO claims the
-    /// driver first (one active ride each); its answer comes back into the
-    /// core, which checks the ride again. The first valid accept wins.
+    /// `accept_ride` / `POST /accept`: checked, then the driver's Driver DO
+    /// claims the driver (one active ride each) while its profile is read;
+    /// the answer goes back into the core, which checks the ride again.
     async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
-        let record = self.load().await?.ok_or_else(no_such_ride)?;
-        if let Some(refusal) = record.accept_refusal(&cmd.driver_id, now_ms()) {
-            return Err(refused(refusal));
-        }
-        let claim = ClaimRequest { ride_id: record.ride.id.clone() };
-        let (claim, profile) = futures::future::join(
-            driver_rpc::call::<calls::Claim>(&self.env, &cmd.driver_id, claim),
-            self.profile_of(&cmd.driver_id),
-        )
-        .await;
-        let (claim, profile) = match (claim, profile) {
-            (Ok(claim), Ok(profile)) => (claim, profile),
+        let driver_id = cmd.driver_id;
+        self.apply(RideInput::Accept { driver_id: driver_id.clone() }).await?;
+        let claim = ClaimRequest { ride_id: self.current()?.ride.id };
+        let claimed = driver_rpc::call::<calls::Claim>(&self.env, &driver_id, claim);
+        let (claim, profile) = futures::future::join(claimed, self.profile_of(&driver_id)).await;
+        let (claim, driver) = match (claim, profile) {
+            (Ok(ClaimAnswer::Claimed), Ok(driver)) => (ClaimResult::Claimed, driver),
+            (Ok(ClaimAnswer::Busy { .. }), Ok(driver)) => (ClaimResult::Busy, driver),
             (claim, profile) => {
-                // The claim may have been made: the ride will not record it.
-                let effects = self.change(|record| record.claim_lost(&cmd.driver_id))?;
-                self.runner().run(effects).await?;
+                self.apply(RideInput::ClaimFailed { driver_id }).await?;
                 return Err(claim.err().or(profile.err()).unwrap_or_else(|| AppError::Internal("claim".into())));
             }
         };
-        let claim = match claim {
-            ClaimAnswer::Claimed => ClaimResult::Claimed,
-            ClaimAnswer::Busy { .. } => ClaimResult::Busy,
-        };
-        let (result, effects) =
-            self.change(|record| record.accept_claimed(profile, claim, cmd.req_id.clone(), now_ms()))?;
-        self.runner().run(effects).await?;
-        result.map_err(refused)?;
+        self.apply(RideInput::Claimed { driver, claim, req_id: cmd.req_id }).await?;
         json(200, &self.current()?.ride)
-    }
-
-    /// `decline_ride` / `POST /decline`; a round everyone declined moves on at once.
-    async fn decline(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
-        self.load().await?.ok_or_else(no_such_ride)?;
-        let effects = self.change(|record| record.decline(&cmd.driver_id, now_ms()))?.map_err(step_refused)?;
-        if self.runner().run(effects).await? {
-            super::ride_dispatch::run_round(self).await?;
-        }
-        Ok(Response::empty()?.with_status(204))
     }
 
     /// Cancels the ride for whoever may; strangers are told it does not exist.
@@ -189,35 +189,19 @@ impl RideDo {
         if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
             return Err(no_such_ride());
         }
-        let effects =
-            self.change(|record| record.cancel(&cmd.caller, cmd.reason.clone(), cmd.req_id.clone(), now_ms()))?;
-        self.runner().run(effects.map_err(step_refused)?).await?;
+        self.decide(RideInput::Cancel { caller: cmd.caller, reason: cmd.reason, req_id: cmd.req_id }).await?;
         Ok(self.current()?.ride)
     }
 
-    /// `ride_status` / `POST /arrived|/start|/complete` by the assigned driver.
-    async fn step(&self, cmd: StepRide) -> std::result::Result<Response, AppError> {
-        self.load().await?.ok_or_else(no_such_ride)?;
-        let effects = self.change(|record| record.step(&cmd.driver_id, cmd.step, cmd.req_id.clone(), now_ms()))?;
-        self.runner().run(effects.map_err(step_refused)?).await?;
-        json(200, &self.current()?.ride)
-    }
-
-    /// The assigned driver's position reaches the ride sockets (the region
-    /// throttles it to once a second); the latest is kept for resumes.
+    /// The assigned driver's position (relayed by its Driver DO, once a
+    /// second) reaches the ride sockets; the latest is kept for resumes.
     async fn relay_location(&self, position: DriverPosition) -> std::result::Result<Response, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
         if !record.relays_location_of(&position.driver_id) {
             return Ok(Response::empty()?.with_status(204));
         }
-        let frame = to_frame(
-            &RideOutbound::DriverLocation {
-                lat: position.location.lat,
-                lng: position.location.lng,
-                heading: position.heading,
-            },
-            None,
-        );
+        let (lat, lng, heading) = (position.location.lat, position.location.lng, position.heading);
+        let frame = to_frame(&RideOutbound::DriverLocation { lat, lng, heading }, None);
         self.state.storage().put(LOCATION_KEY, frame.clone()).await?;
         super::ride_sockets::broadcast(&self.state, &frame);
         Ok(Response::empty()?.with_status(204))
@@ -229,8 +213,8 @@ impl RideDo {
         runner.flush_outbox(now).await;
         runner.flush_drivers().await;
         super::token_expiry::close_expired(&self.state, now).await;
-        if self.load().await?.is_some_and(|r| r.round_timed_out(now)) {
-            super::ride_dispatch::run_round(self).await?;
+        if self.load().await?.is_some() {
+            self.decide(RideInput::Tick).await?;
         }
         if let Some(deadline) = self.current().ok().and_then(|r| r.next_deadline()) {
             super::token_expiry::wake_by(&self.state, deadline).await?;
@@ -296,36 +280,6 @@ impl RideDo {
 
     pub(crate) fn env(&self) -> &Env {
         &self.env
-    }
-}
-
-/// The HTTP error of a refused lifecycle step.
-fn step_refused(err: StepError) -> AppError {
-    match err {
-        StepError::Forbidden(message) => AppError::forbidden(message),
-        StepError::InvalidTransition { .. } => {
-            AppError::Conflict { code: "invalid_transition", message: err.to_string() }
-        }
-        StepError::Refused(failure) => refused(failure),
-    }
-}
-
-/// The HTTP error of a refused accept or lock.
-fn refused(failure: AcceptFailure) -> AppError {
-    let message = match failure {
-        AcceptFailure::RideTaken => "another driver took this ride",
-        AcceptFailure::RideLocked => "another driver holds the accept lock",
-        AcceptFailure::RideClosed => "the ride was cancelled or expired",
-        AcceptFailure::NotOffered => "this ride was not offered to you",
-        AcceptFailure::DriverBusy => "you have another active ride",
-        AcceptFailure::LockLimit => "you held the accept lock as long as you may in a row",
-    };
-    match failure {
-        AcceptFailure::RideTaken | AcceptFailure::RideLocked | AcceptFailure::DriverBusy | AcceptFailure::LockLimit => {
-            AppError::Conflict { code: failure.as_str(), message: message.into() }
-        }
-        AcceptFailure::RideClosed => AppError::Gone { code: failure.as_str(), message: message.into() },
-        AcceptFailure::NotOffered => AppError::Forbidden { code: failure.as_str(), message: message.into() },
     }
 }
 

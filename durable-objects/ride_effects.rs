@@ -11,10 +11,10 @@ use futures::future::join_all;
 use super::d1_outbox::D1Outbox;
 use super::driver_outbox::{self, OwedToDriver};
 use super::ride::{RideDo, RIDE_KEY};
-use crate::core::commitments::{FrameKind, RideFrame};
+use crate::core::commitments::FrameKind;
 use crate::core::dispatch::Effect;
 use crate::core::geo::LatLng;
-use crate::core::protocol::{to_frame, DriverOutbound, PassengerEvent};
+use crate::core::protocol::{to_frame, PassengerEvent};
 use crate::core::region_cells::region_of;
 use crate::core::ride::RideRecord;
 use crate::error::AppError;
@@ -60,6 +60,8 @@ impl<'a> EffectRunner<'a> {
             entries.push(driver_outbox::entry(owed)?);
         }
         let outbox = self.outbox();
+        // The alarm that guards this state is set in the same write, before any call out.
+        self.guard(&record).await?;
         outbox.commit(entries, changes).await?;
         let mut offers: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
@@ -93,37 +95,30 @@ impl<'a> EffectRunner<'a> {
         Ok(next_round)
     }
 
-    /// Numbers every frame for a driver (in the record, persisted with it);
-    /// an offer keeps the region of its round for the fast path.
-    fn number_driver_frames(&self, effects: &[Effect]) -> Result<Vec<(OwedToDriver, Option<String>)>, AppError> {
-        let mut owed = Vec::new();
-        for effect in effects {
-            let (drivers, kind, text, region_path) = match effect {
-                Effect::ToDrivers { drivers, message, req_id } => {
-                    let kind = frame_kind(message);
-                    let fast = matches!(kind, FrameKind::Offer { .. });
-                    let list: Vec<(String, Option<String>)> =
-                        drivers.iter().map(|d| (d.driver_id.clone(), fast.then(|| d.region.clone()))).collect();
-                    (list, kind, Some(to_frame(message, req_id.as_deref())), true)
-                }
-                Effect::ReleaseDriver { driver_id } => {
-                    (vec![(driver_id.clone(), None)], FrameKind::Release, None, false)
-                }
-                Effect::CloseOffer { driver_id } => {
-                    (vec![(driver_id.clone(), None)], FrameKind::OfferClosed, None, false)
-                }
-                _ => continue,
-            };
-            for (driver_id, region) in drivers {
-                let id = self.ride.change(|record| {
-                    record.driver_frames += 1;
-                    record.driver_frames
-                })?;
-                let frame = RideFrame { id, kind, frame: text.clone() };
-                owed.push((OwedToDriver { driver_id, frame }, region.filter(|_| region_path)));
-            }
+    /// Stores the record with the alarm that guards it (a query to the
+    /// regions is recorded this way before it leaves).
+    pub async fn persist(&self) -> Result<(), AppError> {
+        let record = self.ride.current()?;
+        self.guard(&record).await?;
+        self.outbox().commit(vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)], Vec::new()).await
+    }
+
+    /// Makes sure the alarm rings by the ride's next deadline. Only storage
+    /// operations run before the write that follows, so both commit together.
+    async fn guard(&self, record: &RideRecord) -> Result<(), AppError> {
+        match record.next_deadline() {
+            Some(at) => super::token_expiry::wake_by(self.ride.state(), at).await,
+            None => Ok(()),
         }
-        Ok(owed)
+    }
+
+    /// Numbers every frame for a driver (the core's counter, stored with the record).
+    fn number_driver_frames(&self, effects: &[Effect]) -> Result<Vec<(OwedToDriver, Option<String>)>, AppError> {
+        let frames = self.ride.change(|record| record.frames_for_drivers(effects))?;
+        Ok(frames
+            .into_iter()
+            .map(|f| (OwedToDriver { driver_id: f.driver_id, frame: f.frame }, f.offer_region))
+            .collect())
     }
 
     /// The feed batch of the pickup's region.
@@ -214,15 +209,4 @@ fn feed_of(event: &PassengerEvent, record: &RideRecord) -> Option<RideFeed> {
         pickup: record.ride.pickup.clone(),
         created,
     })
-}
-
-/// What a driver frame does to the driver's commitments.
-fn frame_kind(message: &DriverOutbound) -> FrameKind {
-    match message {
-        DriverOutbound::RideOffer { expires_at, .. } => FrameKind::Offer { expires_at: *expires_at, delivered: false },
-        DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => FrameKind::OfferClosed,
-        DriverOutbound::RideUpdated { ride } if ride.status.is_final() => FrameKind::Over,
-        DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => FrameKind::Active,
-        _ => FrameKind::Transient,
-    }
 }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use worker::{console_error, Response};
 
 use crate::auth::AuthError;
+use crate::core::lifecycle::StepError;
+use crate::core::protocol::AcceptFailure;
+use crate::core::ride_input::RideRefusal;
 use crate::core::Invalid;
 
 /// Every failure a request can end in, each with its protocol code.
@@ -114,6 +117,49 @@ impl ErrorStatus {
             Ok(response) => response.with_status(self.status),
             Err(_) => Response::error("internal", 500)
                 .unwrap_or_else(|_| Response::empty().expect("an empty response always builds")),
+        }
+    }
+}
+
+impl From<AcceptFailure> for AppError {
+    /// A refused accept, lock or decline: 409 (taken, locked, busy, lock limit),
+    /// 410 (closed) or 403 (not offered), with the protocol's reason as the code.
+    fn from(failure: AcceptFailure) -> Self {
+        let message = match failure {
+            AcceptFailure::RideTaken => "another driver took this ride",
+            AcceptFailure::RideLocked => "another driver holds the accept lock",
+            AcceptFailure::RideClosed => "the ride was cancelled or expired",
+            AcceptFailure::NotOffered => "this ride was not offered to you",
+            AcceptFailure::DriverBusy => "you have another active ride",
+            AcceptFailure::LockLimit => "you held the accept lock as long as you may in a row",
+        };
+        let (code, message) = (failure.as_str(), message.to_string());
+        match failure {
+            AcceptFailure::RideClosed => AppError::Gone { code, message },
+            AcceptFailure::NotOffered => AppError::Forbidden { code, message },
+            _ => AppError::Conflict { code, message },
+        }
+    }
+}
+
+impl From<StepError> for AppError {
+    /// A refused lifecycle step: 403 `forbidden`, 409 `invalid_transition`, or an accept refusal.
+    fn from(err: StepError) -> Self {
+        match err {
+            StepError::Forbidden(message) => AppError::forbidden(message),
+            StepError::InvalidTransition { .. } => {
+                AppError::Conflict { code: "invalid_transition", message: err.to_string() }
+            }
+            StepError::Refused(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<RideRefusal> for AppError {
+    fn from(refusal: RideRefusal) -> Self {
+        match refusal {
+            RideRefusal::Accept(failure) => failure.into(),
+            RideRefusal::Step(err) => err.into(),
         }
     }
 }

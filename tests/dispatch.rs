@@ -197,6 +197,31 @@ fn the_holder_may_renew_its_own_lock() {
 }
 
 #[test]
+fn the_holder_keeps_the_lock_at_most_twice_its_ttl_in_a_row() {
+    let mut record = with_round_one(&["d1", "d2"]);
+    record.request_lock("d1", &settings(), T0).unwrap();
+    let renewed = record.request_lock("d1", &settings(), T0 + 4_000).unwrap();
+    assert_eq!(renewed.expires_at, T0 + 9_000);
+    let capped = record.request_lock("d1", &settings(), T0 + 8_000).unwrap();
+    assert_eq!(capped.expires_at, T0 + 10_000, "a renewal never reaches past 2 x LOCK_TTL_S from the first");
+    assert_eq!(record.request_lock("d1", &settings(), T0 + 10_000).unwrap_err(), AcceptFailure::LockLimit);
+    // Right after the lapse, the same driver's request still counts as the same hold.
+    assert_eq!(record.request_lock("d1", &settings(), T0 + 12_000).unwrap_err(), AcceptFailure::LockLimit);
+    // Someone else may lock it at once; the first holder again once a whole TTL passed.
+    assert!(record.request_lock("d2", &settings(), T0 + 10_001).is_ok());
+}
+
+#[test]
+fn a_hold_that_lapsed_for_a_whole_ttl_starts_anew() {
+    let mut record = with_round_one(&["d1"]);
+    record.request_lock("d1", &settings(), T0).unwrap();
+    record.request_lock("d1", &settings(), T0 + 4_000).unwrap();
+    let fresh = record.request_lock("d1", &settings(), T0 + 9_000 + 5_000).unwrap();
+    assert_eq!(fresh.held_since, T0 + 14_000);
+    assert_eq!(fresh.expires_at, T0 + 19_000);
+}
+
+#[test]
 fn a_driver_not_offered_the_ride_cannot_lock_it() {
     let mut record = with_round_one(&["d1"]);
     assert_eq!(record.request_lock("d9", &settings(), T0).unwrap_err(), AcceptFailure::NotOffered);

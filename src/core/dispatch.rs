@@ -349,9 +349,14 @@ impl RideRecord {
         Ok(effects)
     }
 
-    /// The time the DO must next wake up for this ride, if any.
+    /// The time the DO must next wake up for this ride, if any: the round's
+    /// timeout, a retry of its query, or the time its query is taken as lost.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.round_expires_at.filter(|_| self.ride.status == RideStatus::Searching)
+        if self.ride.status != RideStatus::Searching {
+            return None;
+        }
+        let lost = self.round_query.map(|q| q.asked_at + super::rounds::ROUND_QUERY_TIMEOUT_MS);
+        [self.round_expires_at, self.round_retry_at, lost].into_iter().flatten().min()
     }
 
     /// Whether the current round's time is up at `now_ms`.

@@ -164,6 +164,12 @@ pub struct RideRecord {
     /// How many frames the ride has sent to drivers' Driver DOs (numbers them).
     #[serde(default)]
     pub driver_frames: u64,
+    /// The query to the regions that is out, if one is.
+    #[serde(default)]
+    pub round_query: Option<super::rounds::RoundQuery>,
+    /// When a round whose regions did not all answer is asked again.
+    #[serde(default)]
+    pub round_retry_at: Option<i64>,
 }
 
 /// One entry of a ride's event log, numbered 1, 2, 3… per ride.
@@ -233,6 +239,8 @@ impl RideRecord {
             lock: None,
             viewers: Default::default(),
             driver_frames: 0,
+            round_query: None,
+            round_retry_at: None,
         };
         let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
         (record, effects)

@@ -1,0 +1,61 @@
+//! Frames a ride sends to drivers, as their Driver DOs take them: numbered
+//! per ride (so a retried or reordered delivery is applied once, in order)
+//! and tagged with what each does to the driver's commitments.
+
+use super::commitments::{FrameKind, RideFrame};
+use super::dispatch::Effect;
+use super::protocol::{to_frame, DriverOutbound};
+use super::ride::RideRecord;
+
+/// One frame for one driver's Driver DO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameForDriver {
+    /// The driver.
+    pub driver_id: String,
+    /// For an offer: the region of its round, which sends it at once (the fast path).
+    pub offer_region: Option<String>,
+    /// The numbered frame.
+    pub frame: RideFrame,
+}
+
+/// A driver and, for an offer, the region of its round.
+type Target = (String, Option<String>);
+
+/// What a driver frame does to the driver's commitments.
+pub fn frame_kind(message: &DriverOutbound) -> FrameKind {
+    match message {
+        DriverOutbound::RideOffer { expires_at, .. } => FrameKind::Offer { expires_at: *expires_at, delivered: false },
+        DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => FrameKind::OfferClosed,
+        DriverOutbound::RideUpdated { ride } if ride.status.is_final() => FrameKind::Over,
+        DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => FrameKind::Active,
+        _ => FrameKind::Transient,
+    }
+}
+
+impl RideRecord {
+    /// The driver frames among `effects`, numbered with the ride's counter
+    /// (which is stored with the record, in the same write as the frames).
+    pub fn frames_for_drivers(&mut self, effects: &[Effect]) -> Vec<FrameForDriver> {
+        let mut out = Vec::new();
+        for effect in effects {
+            let (targets, kind, text): (Vec<Target>, FrameKind, Option<String>) = match effect {
+                Effect::ToDrivers { drivers, message, req_id } => {
+                    let kind = frame_kind(message);
+                    let offer = matches!(kind, FrameKind::Offer { .. });
+                    let targets =
+                        drivers.iter().map(|d| (d.driver_id.clone(), offer.then(|| d.region.clone()))).collect();
+                    (targets, kind, Some(to_frame(message, req_id.as_deref())))
+                }
+                Effect::ReleaseDriver { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::Release, None),
+                Effect::CloseOffer { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::OfferClosed, None),
+                _ => continue,
+            };
+            for (driver_id, offer_region) in targets {
+                self.driver_frames += 1;
+                let frame = RideFrame { id: self.driver_frames, kind, frame: text.clone() };
+                out.push(FrameForDriver { driver_id, offer_region, frame });
+            }
+        }
+        out
+    }
+}
