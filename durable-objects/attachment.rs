@@ -1,10 +1,11 @@
 //! What every hibernatable socket carries in its attachment (as JSON text,
 //! at most 2 KiB), and the steps every socket kind takes on a frame: the
-//! rate limit, reading the text, parsing the message.
+//! rate limit, noting the frame was heard, reading the text, parsing the
+//! message.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{State, WebSocket, WebSocketIncomingMessage};
+use worker::{web_sys, State, WebSocket, WebSocketIncomingMessage};
 
 use super::socket_reply::{admit, frame_error, frame_text};
 use crate::core::protocol::{parse_frame, Inbound, Validate};
@@ -22,6 +23,10 @@ pub trait Attachment: Serialize + DeserializeOwned {
     /// When the socket opened.
     fn opened_at(&self) -> i64;
 
+    /// Notes that the socket sent a frame at `now_ms`; only driver sockets,
+    /// which the heartbeat rule watches, keep it.
+    fn heard(&mut self, _now_ms: i64) {}
+
     /// Reads a socket's attachment, if it is of this kind.
     fn of(ws: &WebSocket) -> Option<Self> {
         let json = ws.deserialize_attachment::<String>().ok()??;
@@ -38,6 +43,13 @@ pub trait Attachment: Serialize + DeserializeOwned {
 /// The open sockets tagged `tag` that carry an attachment of kind `A`.
 pub fn tagged<A: Attachment>(state: &State, tag: &str) -> Vec<(WebSocket, A)> {
     state.get_websockets_with_tag(tag).into_iter().filter_map(|ws| A::of(&ws).map(|a| (ws, a))).collect()
+}
+
+/// Whether a socket is open: one the server has closed may still be listed
+/// by the runtime until the client answers (a silent client never does).
+pub fn is_open(ws: &WebSocket) -> bool {
+    let raw: &web_sys::WebSocket = ws.as_ref();
+    raw.ready_state() == web_sys::WebSocket::OPEN
 }
 
 /// Once a new socket of a `sub` is open, keeps at most five: the oldest of
@@ -59,9 +71,11 @@ pub fn read_frame<A: Attachment, T: DeserializeOwned + Validate>(
     message: WebSocketIncomingMessage,
     now_ms: i64,
 ) -> Option<Inbound<T>> {
+    // Any frame is heard, even one dropped or refused below.
+    socket.heard(now_ms);
     let admitted = admit(ws, socket.limiter(), now_ms);
     if let Err(err) = socket.save(ws) {
-        worker::console_error!("saving a socket's rate limit failed: {err}");
+        worker::console_error!("saving a socket's rate limit and heartbeat failed: {err}");
     }
     if !admitted {
         return None;

@@ -10,10 +10,10 @@ use worker::{wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, 
 
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
 use crate::do_call::{DoCall, Done};
-use crate::driver_rpc::{calls, Addressed, DriverCall};
+use crate::driver_rpc::{self, Addressed, DriverCall};
 use crate::error::AppError;
 use crate::region_rpc::{self, DriverDelivery, DriverSockets, RegionCall};
-use crate::ride_rpc::{self, DriverPosition, DriverRideCommand, HolderAnswer, HolderQuery, RideCall};
+use crate::ride_rpc::{self, calls, DriverPosition, DriverRideCommand, HolderQuery};
 
 /// Storage key of the commitments.
 const KEY: &str = "commitments";
@@ -56,27 +56,27 @@ impl DriverDo {
         let body = serde_json::to_vec(&addressed.request)?;
         match call {
             DriverCall::Claim => {
-                let request = decode::<calls::Claim>(&body)?;
+                let request = decode::<driver_rpc::calls::Claim>(&body)?;
                 let answer = self.run(DriverInput::Claim { ride_id: request.ride_id }).await?;
                 json(&answer.claim.unwrap_or(ClaimAnswer::Claimed))
             }
             DriverCall::Frames => {
-                let request = decode::<calls::Frames>(&body)?;
+                let request = decode::<driver_rpc::calls::Frames>(&body)?;
                 self.run(DriverInput::Frames { ride_id: request.ride_id, frames: request.frames }).await?;
                 json(&Done {})
             }
             DriverCall::Attach => {
-                let request = decode::<calls::Attach>(&body)?;
+                let request = decode::<driver_rpc::calls::Attach>(&body)?;
                 let input = DriverInput::Attach { socket_id: request.socket_id, region: request.region };
                 json(&self.run(input).await?.attach.unwrap_or_default())
             }
             DriverCall::Detach => {
-                let request = decode::<calls::Detach>(&body)?;
+                let request = decode::<driver_rpc::calls::Detach>(&body)?;
                 self.run(DriverInput::Detach { socket_id: request.socket_id }).await?;
                 json(&Done {})
             }
             DriverCall::Location => {
-                let request = decode::<calls::Location>(&body)?;
+                let request = decode::<driver_rpc::calls::Location>(&body)?;
                 let input = DriverInput::Location { location: request.location, heading: request.heading };
                 self.run(input).await?;
                 json(&Done {})
@@ -157,16 +157,15 @@ impl DriverDo {
             let result: std::result::Result<Option<DriverInput>, AppError> = match effect {
                 DriverEffect::Relay { ride_id, location, heading } => {
                     let position = DriverPosition { driver_id: driver_id.to_string(), location, heading };
-                    ride_rpc::call_empty(env, &ride_id, RideCall::Location, &position).await.map(|_| None)
+                    ride_rpc::call::<calls::Location>(env, &ride_id, &position).await.map(|_| None)
                 }
                 DriverEffect::Decline { ride_id } => {
                     let command = DriverRideCommand { driver_id: driver_id.to_string(), req_id: None };
-                    ride_rpc::call_empty(env, &ride_id, RideCall::Decline, &command).await.map(|_| None)
+                    ride_rpc::call::<calls::Decline>(env, &ride_id, &command).await.map(|_| None)
                 }
                 DriverEffect::CheckClaim { ride_id } => {
                     let query = HolderQuery { driver_id: driver_id.to_string() };
-                    let answer: std::result::Result<HolderAnswer, AppError> =
-                        ride_rpc::call(env, &ride_id, RideCall::Holder, &query).await;
+                    let answer = ride_rpc::call::<calls::Holder>(env, &ride_id, &query).await;
                     answer.map(|a| Some(DriverInput::ClaimChecked { ride_id, assigned: a.assigned }))
                 }
                 _ => Ok(None),

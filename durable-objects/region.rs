@@ -11,23 +11,20 @@ use worker::{
 
 use super::attachment::{evict_oldest, read_frame, Attachment};
 use super::region_dispatch::{self, DISPATCHER_TAG};
+use super::region_heartbeat::Keepalive;
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
 use super::socket_reply::{reply, socket_id};
-use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
+use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::protocol::{DispatchOutbound, DriverInbound, DriverOutbound};
 use crate::core::socket_rules::RateLimiter;
-use crate::core::stats::RegionFigures;
-use crate::driver_rpc::{self, calls, AttachRequest, DetachRequest};
+use crate::driver_rpc::{self, calls, AttachRequest};
 use crate::error::AppError;
 use crate::region_rpc::{
     DeliverBatch, Delivered, DriverConnect, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery,
     RegionCall, CONNECT_HEADER,
 };
-
-/// Seconds between the heartbeats a driver app should send (`ping`).
-pub const HEARTBEAT_S: u32 = 30;
 
 /// The Durable Object of one dispatch region.
 #[worker::durable_object]
@@ -38,11 +35,18 @@ pub struct RegionDo {
     index: RefCell<Option<DriverIndex>>,
     /// The region's H3 cell, once known (it names the stats row).
     cell: RefCell<Option<String>>,
+    /// The keepalive the runtime answers for the driver sockets.
+    keepalive: Keepalive,
 }
 
 impl DurableObject for RegionDo {
     fn new(state: State, env: Env) -> Self {
-        RegionDo { state, env, index: RefCell::new(None), cell: RefCell::new(None) }
+        // worker 0.8.7 binds neither a fallible auto-response setter nor its
+        // timestamp: the keepalive works on the runtime's own state object.
+        let runtime = state._inner();
+        let keepalive = Keepalive::install(&runtime);
+        let state = State::from(runtime);
+        RegionDo { state, env, index: RefCell::new(None), cell: RefCell::new(None), keepalive }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -69,7 +73,16 @@ impl DurableObject for RegionDo {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        super::token_expiry::close_expired(&self.state, now_ms()).await;
+        let now = now_ms();
+        // Driver sockets closed here go offline now: a dead client never answers the close.
+        let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now).await;
+        let expired: Vec<DriverSocket> = expired.iter().filter_map(DriverSocket::of).collect();
+        let mut closed: Vec<String> = expired.iter().map(|s| s.socket_id.clone()).collect();
+        for gone in &expired {
+            sockets::gone(self, gone, &closed).await;
+        }
+        closed.extend(super::region_heartbeat::close_silent(self, now).await);
+        self.renew_stats(&closed).await;
         Response::empty()
     }
 }
@@ -144,6 +157,7 @@ impl RegionDo {
         let connect: DriverConnect = serde_json::from_str(&header)?;
         self.remember_cell(&connect.region).await?;
         let now = now_ms();
+        let heartbeat_s = self.heartbeat_s();
         let others = sockets::sockets_of(&self.state, &connect.driver_id);
         let available = others.first().is_none_or(|(_, s)| s.available);
         let busy_ride = others.first().and_then(|(_, s)| s.busy_ride.clone());
@@ -163,6 +177,7 @@ impl RegionDo {
             limiter: RateLimiter::new(now),
             relayed_at: 0,
             viewing: Vec::new(),
+            heard_at: now,
         };
         socket.save(&pair.server)?;
         evict_oldest(&others);
@@ -174,42 +189,21 @@ impl RegionDo {
         let hello = DriverOutbound::Connected {
             driver_id: connect.driver_id.clone(),
             region: connect.region.clone(),
-            heartbeat_s: HEARTBEAT_S,
+            heartbeat_s,
         };
         reply(&pair.server, &hello, None);
         let attach = AttachRequest { socket_id: socket.socket_id.clone(), region: connect.region.clone() };
         let answer = driver_rpc::call::<calls::Attach>(&self.env, &connect.driver_id, attach).await;
-        self.attached(&pair.server, socket, answer);
+        sockets::attached(self, &pair.server, socket, answer);
         if others.is_empty() {
             let online =
                 DispatchOutbound::DriverOnline { driver_id: connect.driver_id.clone(), location: connect.location };
             region_dispatch::broadcast(&self.state, &online);
         }
         super::token_expiry::schedule(&self.state, connect.exp_s).await?;
+        super::region_heartbeat::watch(&self.state, now, heartbeat_s).await;
         self.report_stats(None).await;
         Ok(Response::from_websocket(pair.client)?)
-    }
-
-    /// The Driver DO's answer to a new socket: the busy mark and the frames
-    /// it is owed. Without an answer the socket is closed (1011): the app
-    /// reconnects rather than run without its commitments.
-    fn attached(&self, ws: &WebSocket, mut socket: DriverSocket, answer: std::result::Result<AttachAnswer, AppError>) {
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(err) => {
-                worker::console_error!("driver {} could not attach: {err}", socket.driver_id);
-                sockets::close(ws, 1011, "commitments unavailable; reconnect");
-                return;
-            }
-        };
-        socket.busy_ride.clone_from(&answer.busy_ride);
-        if let Err(err) = socket.save(ws) {
-            worker::console_error!("saving a driver's busy mark failed: {err}");
-        }
-        self.with_index(|index| index.set_busy(&socket.driver_id, answer.busy_ride.is_some()));
-        for frame in &answer.frames {
-            sockets::send(ws, frame);
-        }
     }
 
     async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
@@ -229,22 +223,7 @@ impl RegionDo {
             return self.report_stats(Some(gone.id())).await;
         }
         let Some(gone) = DriverSocket::of(ws) else { return };
-        let detach = DetachRequest { socket_id: gone.socket_id.clone() };
-        if let Err(err) = driver_rpc::call::<calls::Detach>(&self.env, &gone.driver_id, detach).await {
-            worker::console_error!("telling driver {} its socket closed failed: {err}", gone.driver_id);
-        }
-        let others: Vec<DriverSocket> = sockets::sockets_of(&self.state, &gone.driver_id)
-            .into_iter()
-            .map(|(_, s)| s)
-            .filter(|s| s.socket_id != gone.socket_id)
-            .collect();
-        for ride_id in gone.viewing.iter().filter(|r| !others.iter().any(|s| s.viewing.contains(r))) {
-            super::region_driver_messages::stop_viewing(self, &gone.driver_id, ride_id).await;
-        }
-        if others.is_empty() && self.with_index(|index| index.remove(&gone.driver_id)).is_some() {
-            let offline = DispatchOutbound::DriverOffline { driver_id: gone.driver_id.clone() };
-            region_dispatch::broadcast(&self.state, &offline);
-        }
+        sockets::gone(self, &gone, &[]).await;
         self.report_stats(Some(&gone.socket_id)).await;
     }
 
@@ -270,38 +249,32 @@ impl RegionDo {
         stored
     }
 
-    /// Writes the region's socket and driver figures for `GET /v1/stats`;
-    /// `closing` is a socket id no longer to count. A failure is logged.
-    pub(crate) async fn report_stats(&self, closing: Option<&str>) {
-        let Some(cell) = self.cell().await else { return };
-        let open = |tag: &str| {
-            self.state
-                .get_websockets_with_tag(tag)
-                .iter()
-                .filter(|ws| closing.is_none_or(|id| socket_id_of(ws).as_deref() != Some(id)))
-                .count() as u32
-        };
-        let (drivers, dispatchers) = (open(DRIVER_TAG), open(DISPATCHER_TAG));
-        let figures = self.with_index(|index| RegionFigures::of(index, drivers, dispatchers));
-        let written = match self.env.d1(crate::db::BINDING) {
-            Ok(db) => crate::db::stats::save_region(&db, &cell, &figures, now_ms()).await,
-            Err(err) => Err(err.into()),
-        };
-        if let Err(err) = written {
-            worker::console_error!("could not record region stats: {err}");
-        }
-    }
-
     /// Runs `f` on the index, rebuilding it from the sockets after a wake-up.
     pub(crate) fn with_index<R>(&self, f: impl FnOnce(&mut DriverIndex) -> R) -> R {
         let mut slot = self.index.borrow_mut();
-        let index = slot.get_or_insert_with(|| rebuild_index(&self.state));
+        let index = slot.get_or_insert_with(|| sockets::rebuild_index(&self.state));
         f(index)
     }
 
     /// The deployment's config.
     pub(crate) fn config(&self) -> std::result::Result<crate::config::Config, AppError> {
         crate::api::config(&self.env)
+    }
+
+    /// Seconds between a driver app's heartbeats (`HEARTBEAT_S`).
+    pub(crate) fn heartbeat_s(&self) -> u32 {
+        self.config().map_or_else(
+            |err| {
+                worker::console_error!("config unreadable, heartbeat at its default: {err}");
+                DEFAULT_HEARTBEAT_S
+            },
+            |config| config.heartbeat_s,
+        )
+    }
+
+    /// The runtime's keepalive answers.
+    pub(crate) fn keepalive(&self) -> &Keepalive {
+        &self.keepalive
     }
 
     /// The DO's state.
@@ -315,38 +288,11 @@ impl RegionDo {
     }
 }
 
-/// The index from the attachments of every open driver socket: the latest
-/// reported position of each driver wins.
-fn rebuild_index(state: &State) -> DriverIndex {
-    let mut latest: std::collections::HashMap<String, DriverSocket> = std::collections::HashMap::new();
-    for ws in state.get_websockets_with_tag(DRIVER_TAG) {
-        if let Some(socket) = DriverSocket::of(&ws) {
-            match latest.get(&socket.driver_id) {
-                Some(known) if known.location_at >= socket.location_at => {}
-                _ => {
-                    latest.insert(socket.driver_id.clone(), socket);
-                }
-            }
-        }
-    }
-    let mut index = DriverIndex::new();
-    for socket in latest.values() {
-        index.upsert(&socket.driver_id, socket.location, socket.available);
-        index.set_busy(&socket.driver_id, socket.busy_ride.is_some());
-    }
-    index
-}
-
 /// Storage key of the region's cell.
 const CELL_KEY: &str = "cell";
 
-/// The `socket_id` of any socket's attachment.
-fn socket_id_of(ws: &WebSocket) -> Option<String> {
-    let json = ws.deserialize_attachment::<String>().ok()??;
-    serde_json::from_str::<serde_json::Value>(&json).ok()?.get("socket_id")?.as_str().map(str::to_string)
-}
-
-fn now_ms() -> i64 {
+/// The time now (ms).
+pub(crate) fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 

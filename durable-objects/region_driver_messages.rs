@@ -9,15 +9,14 @@ use super::region_dispatch;
 use super::region_sockets::{sockets_of, DriverSocket};
 use super::socket_reply::{error, reply};
 use super::token_expiry;
-use crate::core::dispatch::AcceptLock;
 use crate::core::geo::LatLng;
 use crate::core::identity::{Caller, Role};
 use crate::core::lifecycle::location_relay_due;
 use crate::core::protocol::{AcceptFailure, DispatchOutbound, DriverInbound, DriverOutbound};
-use crate::core::ride::Ride;
-use crate::driver_rpc::{self, calls, DriverLocation};
+use crate::do_call::DoCall;
+use crate::driver_rpc::{self, DriverLocation};
 use crate::error::AppError;
-use crate::ride_rpc::{self, CancelRide, DriverRideCommand, RideCall, StepRide, Viewing};
+use crate::ride_rpc::{self, calls, AcceptAnswer, CancelRide, DriverRideCommand, LockAnswer, SetViewing, StepRide};
 
 /// Handles one parsed message from a driver.
 pub async fn handle(
@@ -40,16 +39,16 @@ pub async fn handle(
         DriverInbound::RefreshToken { token } => refresh_token(region, ws, socket, &token, req, now).await,
         DriverInbound::DeclineRide { ride_id } => {
             let command = DriverRideCommand { driver_id: socket.driver_id.clone(), req_id: req_id.clone() };
-            forward(region, ws, &ride_id, RideCall::Decline, &command, req).await;
+            forward::<calls::Decline>(region, ws, &ride_id, &command, req).await;
         }
         DriverInbound::RideStatus { ride_id, status } => {
             let command = StepRide { driver_id: socket.driver_id.clone(), step: status, req_id: req_id.clone() };
-            forward(region, ws, &ride_id, RideCall::Step, &command, req).await;
+            forward::<calls::Step>(region, ws, &ride_id, &command, req).await;
         }
         DriverInbound::CancelRide { ride_id, reason } => {
             let caller = Caller { sub: socket.driver_id.clone(), role: Role::Driver, name: None };
             let command = CancelRide { caller, reason, req_id: req_id.clone() };
-            forward(region, ws, &ride_id, RideCall::Cancel, &command, req).await;
+            forward::<calls::Cancel>(region, ws, &ride_id, &command, req).await;
         }
         DriverInbound::ViewRide { ride_id } => view(region, ws, socket, ride_id, true, req).await,
         DriverInbound::StopViewing { ride_id } => view(region, ws, socket, ride_id, false, req).await,
@@ -88,7 +87,9 @@ async fn location_update(
     if relay.is_some() {
         // The Driver DO relays it to the active ride, once a second per driver.
         let position = DriverLocation { location: at, heading };
-        if let Err(err) = driver_rpc::call::<calls::Location>(region.env(), &socket.driver_id, position).await {
+        if let Err(err) =
+            driver_rpc::call::<driver_rpc::calls::Location>(region.env(), &socket.driver_id, position).await
+        {
             worker::console_error!("relaying {}'s location failed: {err}", socket.driver_id);
         }
     }
@@ -104,15 +105,9 @@ async fn view(
     viewing: bool,
     req: Option<&str>,
 ) {
-    let command = Viewing { driver_id: socket.driver_id.clone(), viewing };
-    let answer: Result<serde_json::Value, AppError> =
-        ride_rpc::call_empty(region.env(), &ride_id, RideCall::Viewing, &command).await;
-    if let Err(err) = answer {
-        let status = err.status();
-        if status.status >= 500 {
-            return internal(ws, &err, req);
-        }
-        return error(ws, &status.code, &status.message, req);
+    let command = SetViewing { driver_id: socket.driver_id.clone(), viewing };
+    if let Err(err) = ride_rpc::call::<calls::Viewing>(region.env(), &ride_id, &command).await {
+        return refused(ws, &err, req);
     }
     // Other events ran during the call (a busy mark, say): change the attachment as it is now.
     let Some(mut socket) = DriverSocket::of(ws) else { return };
@@ -127,32 +122,27 @@ async fn view(
 
 /// A closed socket's viewing ends; a failure is logged.
 pub async fn stop_viewing(region: &RegionDo, driver_id: &str, ride_id: &str) {
-    let command = Viewing { driver_id: driver_id.to_string(), viewing: false };
-    let answer: Result<serde_json::Value, AppError> =
-        ride_rpc::call_empty(region.env(), ride_id, RideCall::Viewing, &command).await;
-    if let Err(err) = answer {
+    let command = SetViewing { driver_id: driver_id.to_string(), viewing: false };
+    if let Err(err) = ride_rpc::call::<calls::Viewing>(region.env(), ride_id, &command).await {
         worker::console_error!("ending {driver_id}'s viewing of {ride_id} failed: {err}");
     }
 }
 
-/// Sends a driver's ride command to the ride's DO; success is announced by
-/// the ride's DO itself, a refusal is answered here as an `error` frame.
-async fn forward<B: serde::Serialize>(
-    region: &RegionDo,
-    ws: &WebSocket,
-    ride_id: &str,
-    call: RideCall,
-    body: &B,
-    req: Option<&str>,
-) {
-    let answer: Result<serde_json::Value, AppError> = ride_rpc::call_empty(region.env(), ride_id, call, body).await;
-    if let Err(err) = answer {
-        let status = err.status();
-        if status.status >= 500 {
-            return internal(ws, &err, req);
-        }
-        error(ws, &status.code, &status.message, req);
+/// Sends a driver's ride command (call `C`) to the ride's DO; success is
+/// announced by the ride's DO itself, a refusal is answered here as an `error` frame.
+async fn forward<C: DoCall>(region: &RegionDo, ws: &WebSocket, ride_id: &str, body: &C::Request, req: Option<&str>) {
+    if let Err(err) = ride_rpc::call::<C>(region.env(), ride_id, body).await {
+        refused(ws, &err, req);
     }
+}
+
+/// A ride's refusal of a step or a view as an `error` frame with its code.
+fn refused(ws: &WebSocket, err: &AppError, req: Option<&str>) {
+    let status = err.status();
+    if status.status >= 500 {
+        return internal(ws, err, req);
+    }
+    error(ws, &status.code, &status.message, req);
 }
 
 async fn set_available(region: &RegionDo, driver_id: &str, available: bool) {
@@ -180,43 +170,30 @@ async fn set_available(region: &RegionDo, driver_id: &str, available: bool) {
 
 async fn request_lock(region: &RegionDo, ws: &WebSocket, driver_id: &str, ride_id: String, req_id: Option<String>) {
     let command = DriverRideCommand { driver_id: driver_id.to_string(), req_id: req_id.clone() };
-    let answer: Result<AcceptLock, AppError> = ride_rpc::call(region.env(), &ride_id, RideCall::Lock, &command).await;
     let req = req_id.as_deref();
-    match answer {
-        Ok(lock) => reply(ws, &DriverOutbound::LockAcquired { ride_id, expires_at: lock.expires_at }, req),
-        Err(err) => match accept_failure(&err) {
-            Some(reason) => reply(ws, &DriverOutbound::LockFailed { ride_id, reason: reason.as_str().into() }, req),
-            None => internal(ws, &err, req),
-        },
-    }
+    let reason = match ride_rpc::call::<calls::Lock>(region.env(), &ride_id, &command).await {
+        Ok(LockAnswer::Locked { expires_at }) => {
+            return reply(ws, &DriverOutbound::LockAcquired { ride_id, expires_at }, req);
+        }
+        Ok(LockAnswer::Refused { reason }) => reason,
+        Ok(LockAnswer::NoSuchRide) => AcceptFailure::NotOffered,
+        Err(err) => return refused(ws, &err, req),
+    };
+    reply(ws, &DriverOutbound::LockFailed { ride_id, reason: reason.as_str().into() }, req)
 }
 
 /// A won accept is answered by the ride's DO (`ride_assigned`, with the
 /// req_id); only a refusal is answered here.
 async fn accept_ride(region: &RegionDo, ws: &WebSocket, driver_id: &str, ride_id: String, req_id: Option<String>) {
     let command = DriverRideCommand { driver_id: driver_id.to_string(), req_id: req_id.clone() };
-    let answer: Result<Ride, AppError> = ride_rpc::call(region.env(), &ride_id, RideCall::Accept, &command).await;
-    if let Err(err) = answer {
-        let req = req_id.as_deref();
-        match accept_failure(&err) {
-            Some(reason) => reply(ws, &DriverOutbound::AcceptFailed { ride_id, reason }, req),
-            None => internal(ws, &err, req),
-        }
-    }
-}
-
-/// The protocol reason of a refused accept or lock; None for other errors.
-fn accept_failure(err: &AppError) -> Option<AcceptFailure> {
-    let status = err.status();
-    match (status.status, status.code.as_str()) {
-        (_, "ride_taken") => Some(AcceptFailure::RideTaken),
-        (_, "ride_locked") => Some(AcceptFailure::RideLocked),
-        (_, "ride_closed") => Some(AcceptFailure::RideClosed),
-        (_, "not_offered") | (404, _) => Some(AcceptFailure::NotOffered),
-        (_, "driver_busy") => Some(AcceptFailure::DriverBusy),
-        (_, "lock_limit") => Some(AcceptFailure::LockLimit),
-        _ => None,
-    }
+    let req = req_id.as_deref();
+    let reason = match ride_rpc::call::<calls::Accept>(region.env(), &ride_id, &command).await {
+        Ok(AcceptAnswer::Accepted { .. }) => return,
+        Ok(AcceptAnswer::Refused { reason }) => reason,
+        Ok(AcceptAnswer::NoSuchRide) => AcceptFailure::NotOffered,
+        Err(err) => return refused(ws, &err, req),
+    };
+    reply(ws, &DriverOutbound::AcceptFailed { ride_id, reason }, req)
 }
 
 fn internal(ws: &WebSocket, err: &AppError, req: Option<&str>) {

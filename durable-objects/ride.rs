@@ -16,13 +16,14 @@ use crate::core::dispatch::ClaimResult;
 use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{AssignedDriver, Ride, RideRecord};
 use crate::core::ride_access::can_view;
-use crate::core::ride_input::{RideInput, RideReply};
+use crate::core::ride_input::{RideInput, RideRefusal, RideReply};
 use crate::db;
-use crate::driver_rpc::{self, calls, ClaimRequest};
+use crate::do_call::{DoCall, Done};
+use crate::driver_rpc::{self, ClaimRequest};
 use crate::error::AppError;
 use crate::ride_rpc::{
-    CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, HolderAnswer, HolderQuery, RideCall,
-    StepRide, ViewRide, Viewing,
+    calls, AcceptAnswer, CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, HolderAnswer,
+    LockAnswer, RideCall, ViewRide,
 };
 
 /// Storage key of the ride record.
@@ -80,35 +81,29 @@ impl RideDo {
         }
         let body = req.bytes().await?;
         match call {
-            RideCall::Create => self.create(serde_json::from_slice(&body)?).await,
-            RideCall::View => self.view(serde_json::from_slice(&body)?).await,
-            RideCall::Accept => self.accept(serde_json::from_slice(&body)?).await,
-            RideCall::Lock => {
-                let cmd: DriverRideCommand = serde_json::from_slice(&body)?;
-                match self.decide(RideInput::Lock { driver_id: cmd.driver_id }).await? {
-                    RideReply::Locked(lock) => json(200, &lock),
-                    _ => Err(AppError::Internal("a lock was answered without one".into())),
-                }
-            }
+            RideCall::Create => self.create(decode::<calls::Create>(&body)?).await,
+            RideCall::View => self.view(decode::<calls::View>(&body)?).await,
+            RideCall::Accept => json(200, &self.accept(decode::<calls::Accept>(&body)?).await?),
+            RideCall::Lock => json(200, &self.lock(decode::<calls::Lock>(&body)?).await?),
             RideCall::Decline => {
-                let cmd: DriverRideCommand = serde_json::from_slice(&body)?;
+                let cmd = decode::<calls::Decline>(&body)?;
                 self.decide(RideInput::Decline { driver_id: cmd.driver_id }).await?;
-                Ok(Response::empty()?.with_status(204))
+                json(200, &Done {})
             }
-            RideCall::Cancel => json(200, &self.cancel(serde_json::from_slice(&body)?).await?),
+            RideCall::Cancel => json(200, &self.cancel(decode::<calls::Cancel>(&body)?).await?),
             RideCall::Step => {
-                let cmd: StepRide = serde_json::from_slice(&body)?;
+                let cmd = decode::<calls::Step>(&body)?;
                 self.decide(RideInput::Step { driver_id: cmd.driver_id, step: cmd.step, req_id: cmd.req_id }).await?;
                 json(200, &self.current()?.ride)
             }
-            RideCall::Location => self.relay_location(serde_json::from_slice(&body)?).await,
+            RideCall::Location => self.relay_location(decode::<calls::Location>(&body)?).await,
             RideCall::Viewing => {
-                let cmd: Viewing = serde_json::from_slice(&body)?;
+                let cmd = decode::<calls::Viewing>(&body)?;
                 self.decide(RideInput::Viewing { driver_id: cmd.driver_id, viewing: cmd.viewing }).await?;
-                Ok(Response::empty()?.with_status(204))
+                json(200, &Done {})
             }
             RideCall::Holder => {
-                let query: HolderQuery = serde_json::from_slice(&body)?;
+                let query = decode::<calls::Holder>(&body)?;
                 let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));
                 json(200, &HolderAnswer { assigned })
             }
@@ -119,11 +114,28 @@ impl RideDo {
     /// Hands `input` to the core and carries out its effects (even those of
     /// a refusal, a release say); a refusal becomes the protocol's error.
     pub(crate) async fn apply(&self, input: RideInput) -> std::result::Result<RideReply, AppError> {
+        Ok(self.try_apply(input).await??)
+    }
+
+    /// Like [`Self::apply`], with the core's refusal as a value.
+    async fn try_apply(&self, input: RideInput) -> std::result::Result<Result<RideReply, RideRefusal>, AppError> {
         self.load().await?.ok_or_else(no_such_ride)?;
         let settings = self.config()?.dispatch();
         let output = self.change(|record| record.handle(input, &settings, now_ms()))?;
         self.runner().run(output.effects).await?;
-        Ok(output.reply?)
+        Ok(output.reply)
+    }
+
+    /// `request_lock`: the lock, or why not, as a value.
+    async fn lock(&self, cmd: DriverRideCommand) -> std::result::Result<LockAnswer, AppError> {
+        if self.load().await?.is_none() {
+            return Ok(LockAnswer::NoSuchRide);
+        }
+        Ok(match self.try_apply(RideInput::Lock { driver_id: cmd.driver_id }).await? {
+            Ok(RideReply::Locked(lock)) => LockAnswer::Locked { expires_at: lock.expires_at },
+            Err(RideRefusal::Accept(reason)) => LockAnswer::Refused { reason },
+            Ok(_) | Err(RideRefusal::Step(_)) => return Err(AppError::Internal("a lock answered otherwise".into())),
+        })
     }
 
     /// Like [`Self::apply`], then follows a query to the regions through:
@@ -165,11 +177,16 @@ impl RideDo {
     /// `accept_ride` / `POST /accept`: checked, then the driver's Driver DO
     /// claims the driver (one active ride each) while its profile is read;
     /// the answer goes back into the core, which checks the ride again.
-    async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<Response, AppError> {
+    async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<AcceptAnswer, AppError> {
+        if self.load().await?.is_none() {
+            return Ok(AcceptAnswer::NoSuchRide);
+        }
         let driver_id = cmd.driver_id;
-        self.apply(RideInput::Accept { driver_id: driver_id.clone() }).await?;
+        if let Err(refusal) = self.try_apply(RideInput::Accept { driver_id: driver_id.clone() }).await? {
+            return refused(refusal);
+        }
         let claim = ClaimRequest { ride_id: self.current()?.ride.id };
-        let claimed = driver_rpc::call::<calls::Claim>(&self.env, &driver_id, claim);
+        let claimed = driver_rpc::call::<driver_rpc::calls::Claim>(&self.env, &driver_id, claim);
         let (claim, profile) = futures::future::join(claimed, self.profile_of(&driver_id)).await;
         let (claim, driver) = match (claim, profile) {
             (Ok(ClaimAnswer::Claimed), Ok(driver)) => (ClaimResult::Claimed, driver),
@@ -179,8 +196,10 @@ impl RideDo {
                 return Err(claim.err().or(profile.err()).unwrap_or_else(|| AppError::Internal("claim".into())));
             }
         };
-        self.apply(RideInput::Claimed { driver, claim, req_id: cmd.req_id }).await?;
-        json(200, &self.current()?.ride)
+        if let Err(refusal) = self.try_apply(RideInput::Claimed { driver, claim, req_id: cmd.req_id }).await? {
+            return refused(refusal);
+        }
+        Ok(AcceptAnswer::Accepted { ride: Box::new(self.current()?.ride) })
     }
 
     /// Cancels the ride for whoever may; strangers are told it does not exist.
@@ -198,13 +217,13 @@ impl RideDo {
     async fn relay_location(&self, position: DriverPosition) -> std::result::Result<Response, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
         if !record.relays_location_of(&position.driver_id) {
-            return Ok(Response::empty()?.with_status(204));
+            return json(200, &Done {});
         }
         let (lat, lng, heading) = (position.location.lat, position.location.lng, position.heading);
         let frame = to_frame(&RideOutbound::DriverLocation { lat, lng, heading }, None);
         self.state.storage().put(LOCATION_KEY, frame.clone()).await?;
         super::ride_sockets::broadcast(&self.state, &frame);
-        Ok(Response::empty()?.with_status(204))
+        json(200, &Done {})
     }
 
     async fn on_alarm(&self) -> std::result::Result<(), AppError> {
@@ -281,6 +300,18 @@ impl RideDo {
     pub(crate) fn env(&self) -> &Env {
         &self.env
     }
+}
+
+/// An accept's refusal as its answer (a step refusal cannot happen there).
+fn refused(refusal: RideRefusal) -> std::result::Result<AcceptAnswer, AppError> {
+    match refusal {
+        RideRefusal::Accept(reason) => Ok(AcceptAnswer::Refused { reason }),
+        RideRefusal::Step(err) => Err(err.into()),
+    }
+}
+
+fn decode<C: DoCall>(body: &[u8]) -> std::result::Result<C::Request, AppError> {
+    Ok(serde_json::from_slice(body)?)
 }
 
 fn no_such_ride() -> AppError {

@@ -80,13 +80,23 @@ pub fn holder(sub: &str, role: Role) -> Caller {
 
 /// Closes every socket whose token has expired; returns the next expiry (ms).
 pub async fn close_expired(state: &State, now_ms: i64) -> Option<i64> {
+    close_expired_sockets(state, now_ms).await.1
+}
+
+/// Closes every socket whose token has expired; returns those sockets (a
+/// client that never answers the close gets no close event, so the caller
+/// may have to treat them as gone) and the next expiry (ms).
+pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket>, Option<i64>) {
     let mut next: Option<i64> = None;
-    for ws in state.get_websockets() {
+    let mut closed = Vec::new();
+    // A socket already closing is not closed again (nor reported twice).
+    for ws in state.get_websockets().into_iter().filter(super::attachment::is_open) {
         let Some(exp) = exp_s(&ws) else { continue };
         let exp_ms = token_deadline_ms(exp);
         if token_expired(exp, now_ms) {
             let _ = ws.send_with_str(to_frame(&DriverOutbound::TokenExpired, None));
             let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+            closed.push(ws);
         } else {
             next = Some(next.map_or(exp_ms, |n| n.min(exp_ms)));
         }
@@ -96,5 +106,5 @@ pub async fn close_expired(state: &State, now_ms: i64) -> Option<i64> {
             worker::console_error!("could not set the token expiry alarm: {err}");
         }
     }
-    next
+    (closed, next)
 }

@@ -2,6 +2,7 @@
 //! into a typed struct. Secrets are never logged.
 
 use crate::core::dispatch::DispatchSettings;
+use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::Invalid;
 
 /// The settings of a ridewire deployment.
@@ -21,6 +22,9 @@ pub struct Config {
     pub lock_ttl_s: u32,
     /// The H3 resolution of a dispatch region.
     pub region_res: u8,
+    /// Seconds between a driver app's heartbeats; a driver socket silent for
+    /// three of them is closed (4003). Also paces the regions' stats leases.
+    pub heartbeat_s: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Config {
             .field("max_rounds", &self.max_rounds)
             .field("lock_ttl_s", &self.lock_ttl_s)
             .field("region_res", &self.region_res)
+            .field("heartbeat_s", &self.heartbeat_s)
             .finish()
     }
 }
@@ -51,6 +56,7 @@ impl Config {
             max_rounds: number(&lookup, "MAX_ROUNDS", 3.0, 1.0, 100.0)? as u32,
             lock_ttl_s: number(&lookup, "LOCK_TTL_S", 5.0, 1.0, 600.0)? as u32,
             region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
+            heartbeat_s: whole(&lookup, "HEARTBEAT_S", DEFAULT_HEARTBEAT_S, 1, 3600)?,
         })
     }
 }
@@ -83,6 +89,23 @@ fn number(
         .ok_or_else(|| Invalid(format!("{name} must be a number from {min} to {max}, not {raw:?}")))
 }
 
+/// A whole number var: `heartbeat_s` is sent to apps as an integer, so a
+/// fraction is refused rather than silently cut.
+fn whole(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, Invalid> {
+    let Some(raw) = lookup(name) else { return Ok(default) };
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| Invalid(format!("{name} must be a whole number from {min} to {max}, not {raw:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +116,23 @@ mod tests {
         assert_eq!(config.dispatch_radius_km, 10.0);
         assert_eq!((config.offer_batch, config.offer_timeout_s, config.max_rounds), (5, 20, 3));
         assert_eq!((config.lock_ttl_s, config.region_res), (5, 5));
+        assert_eq!(config.heartbeat_s, 30);
+    }
+
+    #[test]
+    fn the_heartbeat_is_a_whole_number_of_seconds_from_1() {
+        let with = |value: &'static str| {
+            Config::from_lookup(move |name| match name {
+                "JWT_SECRET" => Some("s".into()),
+                "HEARTBEAT_S" => Some(value.into()),
+                _ => None,
+            })
+        };
+        assert_eq!(with("1").unwrap().heartbeat_s, 1);
+        assert_eq!(with(" 45 ").unwrap().heartbeat_s, 45);
+        for bad in ["0", "1.5", "-3", "x", "3601"] {
+            assert!(with(bad).unwrap_err().0.starts_with("HEARTBEAT_S"), "{bad}");
+        }
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! the object's deterministic name, the routes and their bodies. Both sides
 //! use these types, so the two ends cannot drift apart.
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use worker::{Env, Response};
 
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
-use crate::core::protocol::RideStep;
+use crate::core::protocol::{AcceptFailure, RideStep};
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
+use crate::do_call::{self, DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
 
@@ -24,69 +25,68 @@ pub fn object_name(ride_id: &str) -> String {
     format!("ride/{ride_id}")
 }
 
-/// A call a Ride DO answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RideCall {
-    /// Create the ride, or return it if it already exists.
-    Create,
-    /// Return the ride if the caller may see it.
-    View,
-    /// A driver accepts the ride.
-    Accept,
-    /// A driver asks for the accept lock.
-    Lock,
-    /// Accept a passenger's, partner's or dispatcher's WebSocket.
-    ConnectRider,
-    /// A driver gives an offer back.
-    Decline,
-    /// Someone cancels the ride.
-    Cancel,
-    /// The assigned driver reports progress.
-    Step,
-    /// The assigned driver's position, for the ride socket.
-    Location,
-    /// An offered driver starts or stops viewing the ride.
-    Viewing,
-    /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
-    Holder,
+crate::do_calls! {
+    /// A call a Ride DO answers.
+    pub enum RideCall {
+        /// Create the ride, or return it if it already exists.
+        Create = "/create", CreateRide => CreatedRide;
+        /// Return the ride if the caller may see it.
+        View = "/view", ViewRide => Ride;
+        /// A driver accepts the ride.
+        Accept = "/accept", DriverRideCommand => AcceptAnswer;
+        /// A driver asks for the accept lock.
+        Lock = "/lock", DriverRideCommand => LockAnswer;
+        /// Accept a passenger's, partner's or dispatcher's WebSocket (an upgrade, not JSON).
+        ConnectRider = "/connect/rider", RiderConnect => Done;
+        /// A driver gives an offer back.
+        Decline = "/decline", DriverRideCommand => Done;
+        /// Someone cancels the ride.
+        Cancel = "/cancel", CancelRide => Ride;
+        /// The assigned driver reports progress.
+        Step = "/step", StepRide => Ride;
+        /// The assigned driver's position, for the ride socket (from its Driver DO).
+        Location = "/location", DriverPosition => Done;
+        /// An offered driver starts or stops viewing the ride.
+        Viewing = "/viewing", SetViewing => Done;
+        /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
+        Holder = "/holder", HolderQuery => HolderAnswer;
+    }
 }
 
-impl RideCall {
-    const ALL: [RideCall; 11] = [
-        RideCall::Create,
-        RideCall::View,
-        RideCall::Accept,
-        RideCall::Lock,
-        RideCall::ConnectRider,
-        RideCall::Decline,
-        RideCall::Cancel,
-        RideCall::Step,
-        RideCall::Location,
-        RideCall::Viewing,
-        RideCall::Holder,
-    ];
+/// Answer to [`RideCall::Accept`]: a refusal is a value, not an HTTP error to parse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AcceptAnswer {
+    /// The driver won the ride.
+    Accepted {
+        /// The ride as it now is.
+        ride: Box<Ride>,
+    },
+    /// Refused for a protocol reason.
+    Refused {
+        /// Why.
+        reason: AcceptFailure,
+    },
+    /// There is no such ride.
+    NoSuchRide,
+}
 
-    /// The internal path of the call.
-    pub fn path(self) -> &'static str {
-        match self {
-            RideCall::Create => "/create",
-            RideCall::View => "/view",
-            RideCall::Accept => "/accept",
-            RideCall::Lock => "/lock",
-            RideCall::ConnectRider => "/connect/rider",
-            RideCall::Decline => "/decline",
-            RideCall::Cancel => "/cancel",
-            RideCall::Step => "/step",
-            RideCall::Location => "/location",
-            RideCall::Viewing => "/viewing",
-            RideCall::Holder => "/holder",
-        }
-    }
-
-    /// The call an internal path names.
-    pub fn from_path(path: &str) -> Option<RideCall> {
-        RideCall::ALL.into_iter().find(|call| call.path() == path)
-    }
+/// Answer to [`RideCall::Lock`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum LockAnswer {
+    /// The lock is the driver's until `expires_at`.
+    Locked {
+        /// When it lapses.
+        expires_at: i64,
+    },
+    /// Refused for a protocol reason.
+    Refused {
+        /// Why.
+        reason: AcceptFailure,
+    },
+    /// There is no such ride.
+    NoSuchRide,
 }
 
 /// Body of [`RideCall::Accept`] and [`RideCall::Lock`].
@@ -133,7 +133,7 @@ pub struct DriverPosition {
 
 /// Body of [`RideCall::Viewing`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Viewing {
+pub struct SetViewing {
     /// The driver.
     pub driver_id: String,
     /// True for `view_ride`, false for `stop_viewing`.
@@ -192,25 +192,10 @@ pub struct ViewRide {
     pub caller: Caller,
 }
 
-/// Sends `call` with `body` to the DO of `ride_id` and reads its answer;
-/// an error the DO answered with is relayed unchanged.
-pub async fn call<B: Serialize, R: DeserializeOwned>(
-    env: &Env,
-    ride_id: &str,
-    call: RideCall,
-    body: &B,
-) -> Result<R, AppError> {
-    do_http::post_json(&stub(env, ride_id)?, call.path(), body).await
-}
-
-/// Like [`call`], for calls that may answer 204 without a body (read as null).
-pub async fn call_empty<B: Serialize>(
-    env: &Env,
-    ride_id: &str,
-    call: RideCall,
-    body: &B,
-) -> Result<serde_json::Value, AppError> {
-    do_http::post_json_or_empty(&stub(env, ride_id)?, call.path(), body).await
+/// Sends call `C` to the DO of `ride_id` and decodes its answer; an error
+/// the DO answered with is relayed unchanged.
+pub async fn call<C: DoCall>(env: &Env, ride_id: &str, request: &C::Request) -> Result<C::Answer, AppError> {
+    do_call::send::<C>(&stub(env, ride_id)?, request).await
 }
 
 /// Hands a rider's WebSocket upgrade over to the ride's DO, with its identity.
@@ -227,25 +212,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_ride_call_is_found_by_its_path() {
+    fn every_ride_call_is_found_by_its_path_and_paths_are_distinct() {
         for call in RideCall::ALL {
-            // The match makes adding a variant without listing it in ALL a compile error here.
-            match call {
-                RideCall::Create
-                | RideCall::View
-                | RideCall::Accept
-                | RideCall::Lock
-                | RideCall::ConnectRider
-                | RideCall::Decline
-                | RideCall::Cancel
-                | RideCall::Step
-                | RideCall::Location
-                | RideCall::Viewing
-                | RideCall::Holder => {}
-            }
-            assert_eq!(RideCall::from_path(call.path()), Some(call));
+            assert_eq!(RideCall::from_path(call.path()), Some(*call));
         }
-        assert_eq!(RideCall::ALL.len(), 11);
+        let mut paths: Vec<_> = RideCall::ALL.iter().map(|c| c.path()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), RideCall::ALL.len());
+        assert_eq!(<calls::Accept as DoCall>::PATH, "/accept");
         assert_eq!(RideCall::from_path("/nope"), None);
+    }
+
+    #[test]
+    fn a_refused_accept_travels_as_its_reason() {
+        let json = serde_json::to_string(&AcceptAnswer::Refused { reason: AcceptFailure::DriverBusy }).unwrap();
+        assert_eq!(json, r#"{"outcome":"refused","reason":"driver_busy"}"#);
+        let back: AcceptAnswer = serde_json::from_str(&json).unwrap();
+        assert!(matches!(back, AcceptAnswer::Refused { reason: AcceptFailure::DriverBusy }));
     }
 }

@@ -9,9 +9,8 @@ use crate::core::identity::Role;
 use crate::core::ids::is_ride_id;
 use crate::core::invalid::{parse_json, Invalid};
 use crate::core::protocol::{RideStep, MAX_REASON_CHARS};
-use crate::core::ride::Ride;
 use crate::error::AppError;
-use crate::ride_rpc::{self, CancelRide, DriverRideCommand, RideCall, StepRide};
+use crate::ride_rpc::{self, calls, CancelRide, DriverRideCommand, StepRide};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +32,7 @@ pub async fn decline_ride(ctx: RequestContext, id: &str) -> Result<Response, App
     ctx.require_role(&[Role::Driver])?;
     ride_id(id)?;
     let command = DriverRideCommand { driver_id: ctx.caller.sub.clone(), req_id: None };
-    ride_rpc::call_empty(&ctx.env, id, RideCall::Decline, &command).await?;
+    ride_rpc::call::<calls::Decline>(&ctx.env, id, &command).await?;
     Ok(Response::empty()?.with_status(204))
 }
 
@@ -46,7 +45,7 @@ pub async fn cancel_ride(mut ctx: RequestContext, id: &str) -> Result<Response, 
         return Err(Invalid::field("reason", "must be at most 500 characters").into());
     }
     let command = CancelRide { caller: ctx.caller.clone(), reason, req_id: None };
-    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Cancel, &command).await?;
+    let ride = ride_rpc::call::<calls::Cancel>(&ctx.env, id, &command).await?;
     json(200, &ride)
 }
 
@@ -55,6 +54,6 @@ pub async fn step_ride(ctx: RequestContext, id: &str, step: RideStep) -> Result<
     ctx.require_role(&[Role::Driver])?;
     ride_id(id)?;
     let command = StepRide { driver_id: ctx.caller.sub.clone(), step, req_id: None };
-    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Step, &command).await?;
+    let ride = ride_rpc::call::<calls::Step>(&ctx.env, id, &command).await?;
     json(200, &ride)
 }

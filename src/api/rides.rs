@@ -5,13 +5,12 @@ use worker::Response;
 use super::request::{json, RequestContext};
 use crate::core::identity::Role;
 use crate::core::ids::{is_ride_id, ride_id_from_random, RIDE_ID_RANDOM_BYTES};
-use crate::core::ride::Ride;
 use crate::core::ride_access::ListScope;
 use crate::core::ride_query::RideQuery;
 use crate::core::ride_request::NewRide;
 use crate::db;
 use crate::error::AppError;
-use crate::ride_rpc::{self, CreateRide, CreatedRide, DriverRideCommand, RideCall, ViewRide};
+use crate::ride_rpc::{self, calls, AcceptAnswer, CreateRide, DriverRideCommand, ViewRide};
 
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
@@ -39,7 +38,7 @@ pub async fn create_ride(mut ctx: RequestContext) -> Result<Response, AppError> 
         }
     };
     let create = CreateRide { id: id.clone(), request, caller: ctx.caller.clone() };
-    let created: CreatedRide = ride_rpc::call(&ctx.env, &id, RideCall::Create, &create).await?;
+    let created = ride_rpc::call::<calls::Create>(&ctx.env, &id, &create).await?;
     let mut response = json(201, &created.ride)?;
     response.headers_mut().set("Location", &format!("/v1/rides/{id}"))?;
     if !created.created {
@@ -54,7 +53,7 @@ pub async fn get_ride(ctx: RequestContext, id: &str) -> Result<Response, AppErro
         return Err(AppError::NotFound(format!("no ride {id}")));
     }
     let view = ViewRide { caller: ctx.caller.clone() };
-    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::View, &view).await?;
+    let ride = ride_rpc::call::<calls::View>(&ctx.env, id, &view).await?;
     json(200, &ride)
 }
 
@@ -65,8 +64,11 @@ pub async fn accept_ride(ctx: RequestContext, id: &str) -> Result<Response, AppE
         return Err(AppError::NotFound(format!("no ride {id}")));
     }
     let command = DriverRideCommand { driver_id: ctx.caller.sub.clone(), req_id: None };
-    let ride: Ride = ride_rpc::call(&ctx.env, id, RideCall::Accept, &command).await?;
-    json(200, &ride)
+    match ride_rpc::call::<calls::Accept>(&ctx.env, id, &command).await? {
+        AcceptAnswer::Accepted { ride } => json(200, &ride),
+        AcceptAnswer::Refused { reason } => Err(reason.into()),
+        AcceptAnswer::NoSuchRide => Err(AppError::NotFound(format!("no ride {id}"))),
+    }
 }
 
 /// The caller's rides, newest first, one page at a time.

@@ -1,6 +1,7 @@
 //! The rules every WebSocket obeys, decided without IO or a clock: the
 //! message rate limit, the cap on sockets per `sub`, token expiry and
-//! refresh on a live socket, and the close codes.
+//! refresh on a live socket, and the close codes. The heartbeat rule of
+//! driver sockets is in `core::heartbeat`.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,8 @@ pub const CLOSE_REGION_CHANGED: u16 = 4000;
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
 /// Close code: a newer socket of the same `sub` replaced this one.
 pub const CLOSE_REPLACED: u16 = 4002;
+/// Close code: a driver socket sent nothing for 3 × `heartbeat_s` (see `core::heartbeat`).
+pub const CLOSE_SILENT: u16 = 4003;
 /// Close code: policy violation (the client kept flooding).
 pub const CLOSE_POLICY: u16 = 1008;
 /// Close code: a frame over 64 KiB.
@@ -344,8 +347,8 @@ mod tests {
     #[test]
     fn close_codes_are_the_protocols() {
         assert_eq!(
-            [CLOSE_REGION_CHANGED, CLOSE_TOKEN_EXPIRED, CLOSE_REPLACED, CLOSE_POLICY, CLOSE_TOO_LARGE],
-            [4000, 4001, 4002, 1008, 1009]
+            [CLOSE_REGION_CHANGED, CLOSE_TOKEN_EXPIRED, CLOSE_REPLACED, CLOSE_SILENT, CLOSE_POLICY, CLOSE_TOO_LARGE],
+            [4000, 4001, 4002, 4003, 1008, 1009]
         );
     }
 }

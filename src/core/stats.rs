@@ -1,5 +1,10 @@
 //! `GET /v1/stats`: the figures of a deployment, added up from what every
 //! region and ride reports, in the protocol's shape.
+//!
+//! A region's report is leased: a server restart drops its sockets without
+//! a close event, so a report counts only while its region keeps renewing
+//! it (every 2 heartbeats while it holds sockets; the lease is 6 heartbeats,
+//! so three renewals must be missed before a live region's figures lapse).
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +40,60 @@ impl RegionFigures {
         }
         figures
     }
+}
+
+/// Heartbeats between two renewals of the report of a region holding sockets.
+pub const RENEW_EVERY_HEARTBEATS: i64 = 2;
+/// Heartbeats a region's report counts for without being renewed.
+pub const LEASE_HEARTBEATS: i64 = 6;
+
+/// The lease a region's report carries when written at `reported_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportLease {
+    /// When the report was written.
+    pub reported_at: i64,
+    /// When it stops counting unless renewed.
+    pub expires_at: i64,
+    /// When the region, still holding sockets, renews it.
+    pub renew_at: i64,
+}
+
+impl ReportLease {
+    /// The lease of a report written at `now_ms` under a heartbeat of `heartbeat_s`.
+    pub fn new(now_ms: i64, heartbeat_s: u32) -> ReportLease {
+        let heartbeat_ms = i64::from(heartbeat_s) * 1000;
+        ReportLease {
+            reported_at: now_ms,
+            expires_at: now_ms.saturating_add(LEASE_HEARTBEATS * heartbeat_ms),
+            renew_at: now_ms.saturating_add(RENEW_EVERY_HEARTBEATS * heartbeat_ms),
+        }
+    }
+
+    /// Lapsed reports whose lease ended before this instant may be deleted:
+    /// they no longer count, and a lease later no write of them is in flight.
+    pub fn purge_before(&self) -> i64 {
+        self.reported_at.saturating_sub(self.expires_at.saturating_sub(self.reported_at))
+    }
+}
+
+/// Whether a report whose lease ends at `expires_at` counts at `now_ms`
+/// (at the end itself it no longer does).
+pub fn report_is_live(expires_at: i64, now_ms: i64) -> bool {
+    now_ms < expires_at
+}
+
+/// A region's report as read back: its figures and the end of its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionReport {
+    /// What the region reported.
+    pub figures: RegionFigures,
+    /// When the report stops counting.
+    pub expires_at: i64,
+}
+
+/// The figures of the reports that still count at `now_ms`.
+pub fn live_figures(reports: &[RegionReport], now_ms: i64) -> Vec<RegionFigures> {
+    reports.iter().filter(|r| report_is_live(r.expires_at, now_ms)).map(|r| r.figures).collect()
 }
 
 /// Ride sockets open across every ride.
@@ -129,6 +188,44 @@ mod tests {
                 drivers_busy: 1
             }
         );
+    }
+
+    #[test]
+    fn a_report_counts_until_its_lease_ends() {
+        let t0 = 1_800_000_000_000;
+        let lease = ReportLease::new(t0, 30);
+        assert_eq!((lease.renew_at, lease.expires_at), (t0 + 60_000, t0 + 180_000));
+        assert!(report_is_live(lease.expires_at, t0));
+        assert!(report_is_live(lease.expires_at, t0 + 179_999));
+        assert!(!report_is_live(lease.expires_at, t0 + 180_000));
+    }
+
+    #[test]
+    fn a_region_misses_three_renewals_before_its_figures_lapse() {
+        let t0 = 1_800_000_000_000;
+        let lease = ReportLease::new(t0, 1);
+        let renewals_missed = (lease.expires_at - lease.reported_at) / (lease.renew_at - lease.reported_at);
+        assert_eq!(renewals_missed, 3);
+    }
+
+    #[test]
+    fn stats_sum_only_the_reports_still_live() {
+        let t0 = 1_800_000_000_000;
+        let one = RegionFigures { driver_sockets: 1, drivers_online: 1, ..RegionFigures::default() };
+        let live = RegionReport { figures: one, expires_at: ReportLease::new(t0, 30).expires_at };
+        let before_restart = RegionReport { figures: one, expires_at: ReportLease::new(t0 - 200_000, 30).expires_at };
+        let migrated = RegionReport { figures: one, expires_at: 0 };
+        let figures = live_figures(&[live, before_restart, migrated], t0);
+        assert_eq!(figures, [one]);
+        assert_eq!(Stats::total(&figures, RideSockets::default(), &[]).connections.drivers, 1);
+    }
+
+    #[test]
+    fn only_reports_lapsed_for_a_whole_lease_are_purged() {
+        let t0 = 1_800_000_000_000;
+        let lease = ReportLease::new(t0, 30);
+        assert_eq!(lease.purge_before(), t0 - 180_000);
+        assert!(!report_is_live(lease.purge_before(), t0));
     }
 
     #[test]
