@@ -1,0 +1,108 @@
+// A server restart in the middle of a round (PROTOCOL.md: "what a client has been sent survives a Durable
+// Object restart"): the worker is disposed and started again on the same persisted storage (D1 and every
+// Durable Object's storage and alarms survive; sockets and memory are gone, with no close event). The
+// ride, its offers, its round timer and the drivers' commitments must all still be there.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, token } from './helpers.mjs';
+import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
+import { Client, offset } from './ws-client.mjs';
+
+const PICKUP = { lat: -33.9608, lng: 25.6022 }; // Gqeberha
+const VARS = { OFFER_TIMEOUT_S: '4', OFFER_BATCH: '1', MAX_ROUNDS: '3' };
+const ops = token('dispatcher', 'ops-restart');
+const offerOf = (rideId) => (f) => f.type === 'ride_offer' && f.ride.id === rideId;
+
+describe('a restart in the middle of a round', () => {
+  const dir = stateDir();
+  let worker;
+  const open = [];
+
+  after(async () => {
+    for (const c of open) c.close();
+    await worker?.close();
+    removeStateDir(dir);
+  });
+
+  async function driver(id, at) {
+    const c = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
+    await c.next('connected');
+    open.push(c);
+    return c;
+  }
+
+  async function restart() {
+    for (const c of open.splice(0)) c.close();
+    await worker.close();
+    worker = await startPersistentWorker(dir, { vars: VARS });
+  }
+
+  test('keeps the ride, its offer, its timer and the drivers\' commitments', async () => {
+    worker = await startPersistentWorker(dir, { vars: VARS });
+    for (const id of ['rs-1', 'rs-2']) {
+      const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
+        token: ops,
+        body: { name: id, phone: '+27415550100', vehicle: { type: 'sedan', registration: id } },
+      });
+      assert.equal(put.status, 200, put.text);
+    }
+    const d1 = await driver('rs-1', offset(PICKUP, 0.5, 0));
+    const created = await api(worker, 'POST', '/v1/rides', {
+      token: token('passenger', 'rs-pax'),
+      body: { pickup: PICKUP, dropoff: offset(PICKUP, 4, 90) },
+    });
+    assert.equal(created.status, 201, created.text);
+    const rideId = created.body.id;
+    const offered = await d1.next(offerOf(rideId));
+
+    await restart();
+
+    // The ride is there, still searching in its first round.
+    const ride = await api(worker, 'GET', `/v1/rides/${rideId}`, { token: ops });
+    assert.equal(ride.status, 200, ride.text);
+    assert.equal(ride.body.status, 'searching');
+    assert.equal(ride.body.offer_round, 1);
+
+    // The offered driver reconnects and gets its open offer again, with the original expiry.
+    const d1again = await driver('rs-1', offset(PICKUP, 0.5, 0));
+    const resent = await d1again.next(offerOf(rideId));
+    assert.equal(resent.expires_at, offered.expires_at);
+
+    // The round's timer survived: once it passes, the next round offers the next driver.
+    const d2 = await driver('rs-2', offset(PICKUP, 1.5, 180));
+    const second = await d2.next(offerOf(rideId), 10_000);
+    assert.ok(second.expires_at > offered.expires_at);
+
+    // The passenger's log replays without a gap.
+    const pax = await Client.open(worker.wsUrl(`/v1/ws/rides/${rideId}?last_seq=0`), { token: token('passenger', 'rs-pax') });
+    open.push(pax);
+    await pax.next('connected');
+    await pax.next((f) => f.type === 'searching' && f.round === 2);
+    const seqs = pax.frames.filter((f) => typeof f.seq === 'number').map((f) => f.seq);
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+
+    // The second driver wins; after another restart its active ride follows it.
+    d2.send({ type: 'accept_ride', ride_id: rideId, req_id: 'acc' });
+    await d2.next((f) => f.type === 'ride_assigned' && f.req_id === 'acc');
+    await d1again.next((f) => f.type === 'ride_taken' && f.ride_id === rideId);
+
+    await restart();
+
+    const d2again = await driver('rs-2', offset(PICKUP, 1.5, 180));
+    const active = await d2again.next((f) => f.type === 'ride_assigned' && f.ride.id === rideId);
+    assert.equal(active.ride.driver.id, 'rs-2');
+    // Still busy: a new ride next to it goes to the free driver, never to the busy one.
+    const d1third = await driver('rs-1', offset(PICKUP, 0.5, 0));
+    const other = await api(worker, 'POST', '/v1/rides', {
+      token: token('passenger', 'rs-pax-2'),
+      body: { pickup: offset(PICKUP, 1.4, 180), dropoff: offset(PICKUP, 3, 0) },
+    });
+    assert.equal(other.status, 201, other.text);
+    await d1third.next(offerOf(other.body.id));
+    assert.equal(d2again.frames.filter(offerOf(other.body.id)).length, 0, 'a busy driver after a restart is still busy');
+    for (const step of ['arrived', 'start', 'complete']) {
+      const res = await api(worker, 'POST', `/v1/rides/${rideId}/${step}`, { token: token('driver', 'rs-2') });
+      assert.equal(res.status, 200, `${step}: ${res.text}`);
+    }
+  });
+});
