@@ -140,10 +140,10 @@ impl RegionDo {
                 for feed in &batch.feed {
                     region_dispatch::ride_feed(&self.state, feed).await?;
                 }
-                let reached = super::region_delivery::deliver_offers(&self.state, &batch, |driver_id| {
+                let taken = super::region_delivery::deliver_offers(&self.state, &batch, |driver_id| {
                     self.with_index(|index| index.get(driver_id).is_some_and(|d| d.busy))
                 });
-                json(&Delivered { reached })
+                json(&Delivered { taken })
             }
         }
     }

@@ -9,23 +9,23 @@ use super::region_sockets::{send, sockets_of};
 use crate::error::AppError;
 use crate::region_rpc::{DeliverBatch, DriverDelivery};
 
-/// Sends each offer to every socket of its driver, unless `is_busy` says the
-/// driver has an active ride. Returns the drivers reached.
-pub fn deliver_offers(state: &State, batch: &DeliverBatch, is_busy: impl Fn(&str) -> bool) -> Vec<String> {
-    let mut reached = Vec::new();
+/// Sends each frame to every socket of its driver, except an offer to a
+/// driver `is_busy` says has an active ride. Returns, per delivery, whether
+/// a socket took it.
+pub fn deliver_offers(state: &State, batch: &DeliverBatch, is_busy: impl Fn(&str) -> bool) -> Vec<bool> {
+    let mut taken = Vec::with_capacity(batch.deliveries.len());
     for delivery in &batch.deliveries {
-        if is_busy(&delivery.driver_id) {
+        if delivery.offer && is_busy(&delivery.driver_id) {
+            taken.push(false);
             continue;
         }
         let targets = sockets_of(state, &delivery.driver_id);
         for (ws, _) in &targets {
             send(ws, &delivery.frame);
         }
-        if !targets.is_empty() {
-            reached.push(delivery.driver_id.clone());
-        }
+        taken.push(!targets.is_empty());
     }
-    reached
+    taken
 }
 
 /// Applies a Driver DO's busy mark to the driver's sockets here and sends

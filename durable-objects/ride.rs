@@ -39,11 +39,26 @@ pub struct RideDo {
     /// The record, loaded once; every change is decided on it synchronously
     /// (no await between reading and changing it), which makes accepts exact.
     record: RefCell<Option<RideRecord>>,
+    /// Whether frames owed to drivers may be waiting in storage (unknown, so
+    /// true, after a wake-up); lets a step without driver frames skip the outbox.
+    pub(crate) drivers_owed: std::cell::Cell<bool>,
+    /// The record's JSON as last written or read, so that a step that
+    /// changed nothing writes nothing.
+    pub(crate) stored: RefCell<Option<String>>,
+    /// Dispatch feed entries held for the next delivery to the pickup's region.
+    pub(crate) held_feed: RefCell<Vec<crate::region_rpc::RideFeed>>,
 }
 
 impl DurableObject for RideDo {
     fn new(state: State, env: Env) -> Self {
-        RideDo { state, env, record: RefCell::new(None) }
+        RideDo {
+            state,
+            env,
+            record: RefCell::new(None),
+            drivers_owed: std::cell::Cell::new(true),
+            stored: RefCell::new(None),
+            held_feed: RefCell::new(Vec::new()),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -158,10 +173,19 @@ impl RideDo {
             }
             return json(200, &CreatedRide { ride: self.current()?.ride, created: false });
         }
-        let (record, effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now_ms());
+        let now = now_ms();
+        let (record, mut effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now);
         *self.record.borrow_mut() = Some(record);
-        self.runner().run(effects).await?;
-        self.decide(RideInput::NextRound).await?;
+        // The ride and its first round's query go out in one write; D1 and the
+        // dispatch feed learn of it with the round's offers: nothing else on
+        // the path to the first offer.
+        let settings = self.config()?.dispatch();
+        let first = self.change(|record| record.handle(RideInput::NextRound, &settings, now))?;
+        effects.extend(first.effects);
+        self.runner().without_d1().holding_feed().run(effects).await?;
+        if let Ok(RideReply::Ask { round, query }) = first.reply {
+            super::ride_dispatch::ask_regions(self, round, &query).await?;
+        }
         json(201, &CreatedRide { ride: self.current()?.ride, created: true })
     }
 
@@ -269,6 +293,7 @@ impl RideDo {
         let mut slot = self.record.borrow_mut();
         if slot.is_none() {
             slot.clone_from(&stored);
+            *self.stored.borrow_mut() = stored.as_ref().and_then(|r| serde_json::to_string(r).ok());
         }
         Ok(slot.clone())
     }

@@ -15,10 +15,9 @@ use crate::core::ride_input::RideInput;
 use crate::error::AppError;
 use crate::region_rpc;
 
-/// Asks the regions the query of `round` (recorded by the core, and stored
-/// with its alarm before anything leaves) and hands their answer back.
+/// Asks the regions the query of `round` (recorded by the core, and already
+/// stored with its alarm by the step that decided it) and hands their answer back.
 pub async fn ask_regions(ride: &RideDo, round: u32, query: &CandidateQuery) -> Result<(), AppError> {
-    ride.runner().persist().await?;
     let (candidates, complete) = candidates(ride, query, ride.config()?.region_res).await?;
     ride.apply(RideInput::RoundAnswered { round, candidates, complete }).await?;
     Ok(())

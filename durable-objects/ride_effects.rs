@@ -28,12 +28,26 @@ pub fn event_key(seq: u64) -> String {
 /// Runs effects for one Ride DO.
 pub struct EffectRunner<'a> {
     ride: &'a RideDo,
+    /// Whether `run` ends by writing the D1 outbox (a later step may do it instead).
+    write_d1: bool,
+    /// Whether the dispatch feed waits for the next step's delivery to the pickup's region.
+    hold_feed: bool,
 }
 
 impl<'a> EffectRunner<'a> {
     /// A runner for `ride`.
     pub fn new(ride: &'a RideDo) -> Self {
-        EffectRunner { ride }
+        EffectRunner { ride, write_d1: true, hold_feed: false }
+    }
+
+    /// This runner leaves the D1 outbox to the next step (it stays stored, and the alarm retries it).
+    pub fn without_d1(self) -> Self {
+        EffectRunner { write_d1: false, ..self }
+    }
+
+    /// This runner leaves the dispatch feed to the next step's delivery (one call, not two).
+    pub fn holding_feed(self) -> Self {
+        EffectRunner { hold_feed: true, ..self }
     }
 
     fn outbox(&self) -> D1Outbox<'a> {
@@ -46,8 +60,14 @@ impl<'a> EffectRunner<'a> {
     /// to its Driver DO. Returns whether the core asked for the next round now.
     pub async fn run(&self, effects: Vec<Effect>) -> Result<bool, AppError> {
         let owed = self.number_driver_frames(&effects)?;
+        let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
-        let mut entries = vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)];
+        let record_json = serde_json::to_string(&record)?;
+        if effects.is_empty() && self.ride.stored.borrow().as_deref() == Some(record_json.as_str()) {
+            // Nothing changed (a refused or answered query): no write on the path.
+            return Ok(false);
+        }
+        let mut entries = vec![(RIDE_KEY.to_string(), record_json.clone())];
         let mut changes = Vec::new();
         for effect in &effects {
             match effect {
@@ -63,6 +83,7 @@ impl<'a> EffectRunner<'a> {
         // The alarm that guards this state is set in the same write, before any call out.
         self.guard(&record).await?;
         outbox.commit(entries, changes).await?;
+        *self.ride.stored.borrow_mut() = Some(record_json);
         let mut offers: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
         let mut next_round = false;
@@ -71,7 +92,7 @@ impl<'a> EffectRunner<'a> {
                 Effect::Publish(event) => {
                     super::ride_sockets::broadcast(self.ride.state(), &to_frame(&event, None));
                     if let Some(feed) = feed_of(&event.event, &record) {
-                        self.pickup_batch(&mut offers, &record)?.feed.push(feed);
+                        self.ride.held_feed.borrow_mut().push(feed);
                     }
                 }
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
@@ -79,28 +100,37 @@ impl<'a> EffectRunner<'a> {
                 _ => {}
             }
         }
-        for (owed, region) in &owed {
-            if let (Some(region), Some(frame)) = (region, &owed.frame.frame) {
-                let delivery = Delivery { driver_id: owed.driver_id.clone(), frame: frame.clone() };
-                offers.entry(region.clone()).or_default().deliveries.push(delivery);
-            }
+        let held: Vec<RideFeed> = if self.hold_feed { Vec::new() } else { self.ride.held_feed.take() };
+        if !held.is_empty() {
+            self.pickup_batch(&mut offers, &record)?.feed.extend(held);
         }
-        let reached = self.deliver_offers(offers).await;
-        self.mark_delivered(owed, &reached).await?;
+        // Where each fast-path frame sits in its region's batch, to read the answer back.
+        let mut slots = Vec::with_capacity(owed.len());
+        for (owed, region) in &owed {
+            let slot = match (region, &owed.frame.frame) {
+                (Some(region), Some(frame)) => {
+                    let offer = matches!(owed.frame.kind, FrameKind::Offer { .. });
+                    let delivery = Delivery { driver_id: owed.driver_id.clone(), frame: frame.clone(), offer };
+                    let batch = offers.entry(region.clone()).or_default();
+                    batch.deliveries.push(delivery);
+                    Some((region.clone(), batch.deliveries.len() - 1))
+                }
+                _ => None,
+            };
+            slots.push(slot);
+        }
+        let taken = self.deliver_fast(offers).await;
+        self.mark_delivered(owed, slots, &taken).await?;
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
-        self.flush_drivers().await;
-        outbox.flush_or_retry_at(super::ride::now_ms()).await;
+        if !owed_nothing || self.ride.drivers_owed.get() {
+            self.flush_drivers().await;
+        }
+        if self.write_d1 {
+            outbox.flush_or_retry_at(super::ride::now_ms()).await;
+        }
         Ok(next_round)
-    }
-
-    /// Stores the record with the alarm that guards it (a query to the
-    /// regions is recorded this way before it leaves).
-    pub async fn persist(&self) -> Result<(), AppError> {
-        let record = self.ride.current()?;
-        self.guard(&record).await?;
-        self.outbox().commit(vec![(RIDE_KEY.to_string(), serde_json::to_string(&record)?)], Vec::new()).await
     }
 
     /// Makes sure the alarm rings by the ride's next deadline. Only storage
@@ -115,10 +145,7 @@ impl<'a> EffectRunner<'a> {
     /// Numbers every frame for a driver (the core's counter, stored with the record).
     fn number_driver_frames(&self, effects: &[Effect]) -> Result<Vec<(OwedToDriver, Option<String>)>, AppError> {
         let frames = self.ride.change(|record| record.frames_for_drivers(effects))?;
-        Ok(frames
-            .into_iter()
-            .map(|f| (OwedToDriver { driver_id: f.driver_id, frame: f.frame }, f.offer_region))
-            .collect())
+        Ok(frames.into_iter().map(|f| (OwedToDriver { driver_id: f.driver_id, frame: f.frame }, f.region)).collect())
     }
 
     /// The feed batch of the pickup's region.
@@ -132,40 +159,49 @@ impl<'a> EffectRunner<'a> {
         Ok(batches.entry(cell).or_default())
     }
 
-    /// Sends each region its offers and feed, concurrently; returns the
-    /// drivers the offers reached (a failure is logged: the Driver DO delivers those).
-    async fn deliver_offers(&self, batches: HashMap<String, DeliverBatch>) -> Vec<String> {
+    /// Sends each region its frames and feed, concurrently; returns, per
+    /// region, which of its deliveries a socket took (a failure is logged:
+    /// the Driver DOs deliver those).
+    async fn deliver_fast(&self, batches: HashMap<String, DeliverBatch>) -> HashMap<String, Vec<bool>> {
         let env = self.ride.env();
         let calls = batches.iter().map(|(cell, batch)| async move {
             let answer: Result<Delivered, AppError> = region_rpc::call(env, cell, RegionCall::Deliver, batch).await;
             (cell, answer)
         });
-        let mut reached = Vec::new();
+        let mut taken = HashMap::new();
         for (cell, answer) in join_all(calls).await {
             match answer {
-                Ok(delivered) => reached.extend(delivered.reached),
+                Ok(delivered) => {
+                    taken.insert(cell.clone(), delivered.taken);
+                }
                 Err(err) => worker::console_error!("delivery to region {cell} failed: {err}"),
             }
         }
-        reached
+        taken
     }
 
-    /// Offers the regions put on their drivers' sockets are owed to the
-    /// Driver DOs as records only (they deliver the rest themselves).
+    /// Frames a region put on their driver's sockets reach the Driver DOs
+    /// marked so (they deliver only where that region did not).
     async fn mark_delivered(
         &self,
         owed: Vec<(OwedToDriver, Option<String>)>,
-        reached: &[String],
+        slots: Vec<Option<(String, usize)>>,
+        taken: &HashMap<String, Vec<bool>>,
     ) -> Result<(), AppError> {
         let object = worker::js_sys::Object::new();
         let mut any = false;
-        for (mut owed, _) in owed.into_iter().filter(|(o, _)| reached.contains(&o.driver_id)) {
+        for ((mut owed, _), slot) in owed.into_iter().zip(slots) {
+            let Some((region, index)) = slot else { continue };
+            if !taken.get(&region).and_then(|t| t.get(index)).copied().unwrap_or(false) {
+                continue;
+            }
             if let FrameKind::Offer { expires_at, .. } = owed.frame.kind {
                 owed.frame.kind = FrameKind::Offer { expires_at, delivered: true };
-                let (key, json) = driver_outbox::entry(&owed)?;
-                worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
-                any = true;
             }
+            owed.frame.delivered_in = Some(region);
+            let (key, json) = driver_outbox::entry(&owed)?;
+            worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
+            any = true;
         }
         if any {
             self.ride.state().storage().put_multiple_raw(object).await?;
@@ -180,8 +216,11 @@ impl<'a> EffectRunner<'a> {
             Ok(record) => record.ride.id,
             Err(_) => return,
         };
-        let flushed = driver_outbox::flush(&storage, self.ride.env(), &ride_id).await;
-        if !flushed.unwrap_or(false) {
+        self.ride.drivers_owed.set(true);
+        let flushed = driver_outbox::flush(&storage, self.ride.env(), &ride_id).await.unwrap_or(false);
+        // Frames committed by an event that ran during the flush are sent by that event itself.
+        self.ride.drivers_owed.set(!flushed);
+        if !flushed {
             let retry_at = super::ride::now_ms() + driver_outbox::RETRY_AFTER_MS;
             if let Err(err) = super::token_expiry::wake_by(self.ride.state(), retry_at).await {
                 worker::console_error!("could not set the driver frame retry alarm: {err}");

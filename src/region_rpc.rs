@@ -137,14 +137,18 @@ pub struct DriverLookup {
     pub driver_id: String,
 }
 
-/// One offer for one driver, sent by the ride's round straight to the region
-/// that found the driver (the Driver DO records it too).
+/// One frame for one driver, sent by a ride straight to the region where it
+/// last found the driver (the fast path; the Driver DO gets it too and
+/// delivers it wherever this did not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
     /// To whom.
     pub driver_id: String,
-    /// The `ride_offer` JSON text.
+    /// The JSON text.
     pub frame: String,
+    /// A `ride_offer`: skipped for a driver marked busy here.
+    #[serde(default)]
+    pub offer: bool,
 }
 
 /// Body of [`RegionCall::Deliver`].
@@ -160,8 +164,8 @@ pub struct DeliverBatch {
 /// Answer to [`RegionCall::Deliver`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Delivered {
-    /// The drivers whose sockets here took their offer.
-    pub reached: Vec<String>,
+    /// Per delivery, in order: whether a socket of its driver here took it.
+    pub taken: Vec<bool>,
 }
 
 /// Body of [`RegionCall::DriverFrames`].

@@ -10,11 +10,12 @@ use ridewire::core::geo::LatLng;
 const HERE: LatLng = LatLng { lat: -26.2, lng: 28.04 };
 
 fn offer(id: u64, expires_at: i64, delivered: bool) -> RideFrame {
-    RideFrame { id, kind: FrameKind::Offer { expires_at, delivered }, frame: Some(format!("offer-{id}")) }
+    let kind = FrameKind::Offer { expires_at, delivered };
+    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in: None }
 }
 
 fn frame(id: u64, kind: FrameKind, text: &str) -> RideFrame {
-    RideFrame { id, kind, frame: Some(text.to_string()) }
+    RideFrame { id, kind, frame: Some(text.to_string()), delivered_in: None }
 }
 
 fn frames(ride: &str, list: Vec<RideFrame>) -> DriverInput {
@@ -134,7 +135,10 @@ fn a_declined_or_taken_offer_is_not_sent_again() {
     let mut c = online();
     c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
     c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 100);
-    c.handle(frames("ride_a", vec![RideFrame { id: 2, kind: FrameKind::OfferClosed, frame: None }]), 150);
+    c.handle(
+        frames("ride_a", vec![RideFrame { id: 2, kind: FrameKind::OfferClosed, frame: None, delivered_in: None }]),
+        150,
+    );
     c.handle(frames("ride_b", vec![frame(2, FrameKind::OfferClosed, "taken-b")]), 160);
     let answer = attach_answer(&c.handle(attach("s2", "r2"), 200));
     assert!(answer.frames.is_empty(), "{:?}", answer.frames);
@@ -215,14 +219,23 @@ fn the_end_of_the_active_ride_frees_the_driver_everywhere() {
 fn a_release_frees_only_an_unconfirmed_claim_of_that_ride() {
     let mut c = online();
     c.handle(claim("ride_a"), 10);
-    c.handle(frames("ride_b", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None }]), 11);
+    c.handle(
+        frames("ride_b", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None, delivered_in: None }]),
+        11,
+    );
     assert_eq!(c.active_ride(), Some("ride_a"), "another ride's release changes nothing");
-    c.handle(frames("ride_a", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None }]), 12);
+    c.handle(
+        frames("ride_a", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None, delivered_in: None }]),
+        12,
+    );
     assert_eq!(c.active_ride(), None);
 
     c.handle(claim("ride_c"), 20);
     c.handle(frames("ride_c", vec![frame(1, FrameKind::Active, "assigned-c")]), 21);
-    c.handle(frames("ride_c", vec![RideFrame { id: 2, kind: FrameKind::Release, frame: None }]), 22);
+    c.handle(
+        frames("ride_c", vec![RideFrame { id: 2, kind: FrameKind::Release, frame: None, delivered_in: None }]),
+        22,
+    );
     assert_eq!(c.active_ride(), Some("ride_c"), "a confirmed ride is ended by its own frames only");
 }
 
@@ -350,4 +363,36 @@ fn a_driver_whose_offer_lapsed_still_hears_that_the_ride_ended() {
     assert!(c.offers.is_empty());
     let closed = c.handle(frames("ride_a", vec![frame(2, FrameKind::OfferClosed, "cancelled-a")]), 5_000);
     assert_eq!(deliveries(&closed), vec![("r1".into(), vec![(1, "cancelled-a".into())], None)]);
+}
+
+#[test]
+fn a_busy_mark_that_changed_while_a_delivery_was_out_is_sent_again() {
+    let mut c = online();
+    c.handle(frames("ride_z", vec![offer(1, 60_000, true)]), 0);
+    // A delivery carrying "free" leaves...
+    let free = c.handle(frames("ride_z", vec![frame(2, FrameKind::Transient, "viewers")]), 1);
+    assert_eq!(deliveries(&free)[0].2, None);
+    // ...then the driver is claimed before its answer comes back.
+    c.handle(claim("ride_a"), 2);
+    let after = ack_all(&mut c, &free, 3);
+    assert_eq!(
+        deliveries(&after),
+        vec![("r1".into(), vec![], Some("ride_a".into()))],
+        "the answer to the older mark does not settle the new one"
+    );
+}
+
+#[test]
+fn a_frame_a_region_already_delivered_is_owed_only_to_the_other_regions() {
+    let mut c = online();
+    c.handle(attach("s2", "r2"), 1);
+    let marks = c.handle(claim("ride_a"), 2);
+    ack_all(&mut c, &marks, 2);
+    let mut assigned = frame(1, FrameKind::Active, "assigned");
+    assigned.delivered_in = Some("r1".into());
+    let effects = c.handle(frames("ride_a", vec![assigned]), 3);
+    let with_frames: Vec<_> = deliveries(&effects).into_iter().filter(|(_, f, _)| !f.is_empty()).collect();
+    assert_eq!(with_frames.len(), 1);
+    assert_eq!(with_frames[0].0, "r2");
+    assert_eq!(c.active.as_ref().and_then(|a| a.frame.as_deref()), Some("assigned"), "still re-sent on connect");
 }

@@ -57,6 +57,9 @@ pub struct RideFrame {
     pub kind: FrameKind,
     /// The JSON text for the driver's sockets (none for a bare release).
     pub frame: Option<String>,
+    /// The region that already put it on the driver's sockets there (the fast path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_in: Option<String>,
 }
 
 /// The answer to a claim: a typed value, never an HTTP error to parse.
@@ -168,6 +171,15 @@ pub struct OwedFrame {
     pub owed_at: i64,
 }
 
+/// A delivery on its way to a region: what its answer is judged against.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InFlight {
+    /// The driver's sockets known there when it left.
+    pub sockets: Vec<String>,
+    /// The busy mark it carries: only the current one settles the region's mark.
+    pub busy_ride: Option<String>,
+}
+
 /// How far a ride's frames were applied, so that a retry is applied once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
@@ -201,10 +213,9 @@ pub struct Commitments {
     pub retry_at: Option<i64>,
     /// The next [`OwedFrame::id`].
     pub next_owed_id: u64,
-    /// Regions with a delivery in flight, with the sockets known there when
-    /// it was sent (memory only: nothing is in flight after a restart).
+    /// Regions with a delivery in flight (memory only: nothing is in flight after a restart).
     #[serde(skip)]
-    pub in_flight: BTreeMap<String, Vec<String>>,
+    pub in_flight: BTreeMap<String, InFlight>,
     /// When the position was last relayed to the active ride (memory only).
     #[serde(skip)]
     pub relayed_at: i64,
@@ -280,23 +291,16 @@ impl Commitments {
                 continue;
             }
             self.applied.insert(ride_id.to_string(), Applied { through: frame.id, at: now });
-            self.apply_frame(ride_id, frame.kind, frame.frame, through > 0, now, out);
+            self.apply_frame(ride_id, frame, through > 0, now, out);
             changed = true;
         }
         changed
     }
 
     /// Applies one frame; `known` when the ride sent this driver frames before.
-    #[allow(clippy::too_many_arguments)]
-    fn apply_frame(
-        &mut self,
-        ride_id: &str,
-        kind: FrameKind,
-        text: Option<String>,
-        known: bool,
-        now: i64,
-        out: &mut Vec<DriverEffect>,
-    ) {
+    fn apply_frame(&mut self, ride_id: &str, frame: RideFrame, known: bool, now: i64, out: &mut Vec<DriverEffect>) {
+        let RideFrame { kind, frame: text, delivered_in, .. } = frame;
+        let done = delivered_in.as_deref();
         match kind {
             FrameKind::Offer { expires_at, delivered } => {
                 if self.active.is_some() {
@@ -307,7 +311,7 @@ impl Commitments {
                 self.offers.retain(|o| o.ride_id != ride_id);
                 self.offers.push(OpenOffer { ride_id: ride_id.to_string(), frame: text.clone(), expires_at });
                 if !delivered {
-                    self.owe(ride_id, text, false, now);
+                    self.owe(ride_id, text, false, done, now);
                 }
             }
             FrameKind::OfferClosed => {
@@ -316,10 +320,10 @@ impl Commitments {
                 self.offers.retain(|o| o.ride_id != ride_id);
                 self.supersede(ride_id);
                 if let Some(text) = text.filter(|_| held) {
-                    self.owe(ride_id, text, false, now);
+                    self.owe(ride_id, text, false, done, now);
                 }
             }
-            FrameKind::Active => self.confirm(ride_id, text, now),
+            FrameKind::Active => self.confirm(ride_id, text, done, now),
             FrameKind::Over => {
                 self.offers.retain(|o| o.ride_id != ride_id);
                 if self.active_ride() == Some(ride_id) {
@@ -328,7 +332,7 @@ impl Commitments {
                 }
                 self.supersede(ride_id);
                 if let Some(text) = text {
-                    self.owe(ride_id, text, true, now);
+                    self.owe(ride_id, text, true, done, now);
                 }
             }
             FrameKind::Release => {
@@ -339,14 +343,14 @@ impl Commitments {
             }
             FrameKind::Transient => {
                 if let Some(text) = text.filter(|_| !self.sockets.is_empty()) {
-                    self.owe(ride_id, text, false, now);
+                    self.owe(ride_id, text, false, done, now);
                 }
             }
         }
     }
 
     /// The ride recorded the accept (or moved on): the claim holds.
-    fn confirm(&mut self, ride_id: &str, text: Option<String>, now: i64) {
+    fn confirm(&mut self, ride_id: &str, text: Option<String>, done: Option<&str>, now: i64) {
         match &mut self.active {
             Some(active) if active.ride_id == ride_id => {
                 active.confirmed = true;
@@ -376,7 +380,7 @@ impl Commitments {
         }
         self.supersede(ride_id);
         if let Some(text) = text {
-            self.owe(ride_id, text, false, now);
+            self.owe(ride_id, text, false, done, now);
         }
     }
 
@@ -407,7 +411,8 @@ impl Commitments {
     }
 
     fn delivered(&mut self, region: &str, ids: &[u64], present: &[String]) -> bool {
-        let known = self.in_flight.remove(region).unwrap_or_default();
+        let sent = self.in_flight.remove(region).unwrap_or_default();
+        let known = sent.sockets;
         self.retries = 0;
         self.retry_at = None;
         // Sockets known when the delivery left that the region no longer holds are gone
@@ -421,7 +426,10 @@ impl Commitments {
             }
             return true;
         }
-        self.marks_owed.remove(region);
+        // A mark that changed while this delivery was out is still owed.
+        if sent.busy_ride.as_deref() == self.active_ride() {
+            self.marks_owed.remove(region);
+        }
         for owed in self.owed.iter_mut().filter(|o| ids.contains(&o.id)) {
             owed.regions.remove(region);
             owed.keep_offline = false;
@@ -452,7 +460,7 @@ impl Commitments {
             return false;
         }
         if assigned {
-            self.confirm(ride_id, None, now);
+            self.confirm(ride_id, None, None, now);
         } else {
             self.active = None;
             self.mark_everywhere();
@@ -480,10 +488,12 @@ impl Commitments {
         before != (self.offers.len(), self.owed.len(), self.applied.len())
     }
 
-    /// Owes `text` to every region with a socket of the driver.
-    fn owe(&mut self, ride_id: &str, text: String, keep_offline: bool, now: i64) {
-        let regions: BTreeSet<String> = self.sockets.values().cloned().collect();
-        if regions.is_empty() && !keep_offline {
+    /// Owes `text` to every region with a socket of the driver but `done`,
+    /// the one that already delivered it (kept for the next connect when
+    /// `keep_offline` and nobody took it).
+    fn owe(&mut self, ride_id: &str, text: String, keep_offline: bool, done: Option<&str>, now: i64) {
+        let regions: BTreeSet<String> = self.sockets.values().filter(|r| Some(r.as_str()) != done).cloned().collect();
+        if regions.is_empty() && (!keep_offline || done.is_some()) {
             return;
         }
         self.next_owed_id += 1;
@@ -534,11 +544,11 @@ impl Commitments {
             if self.in_flight.contains_key(&region) {
                 continue;
             }
-            let known = self.sockets.iter().filter(|(_, r)| **r == region).map(|(id, _)| id.clone()).collect();
-            self.in_flight.insert(region.clone(), known);
+            let sockets = self.sockets.iter().filter(|(_, r)| **r == region).map(|(id, _)| id.clone()).collect();
+            let busy_ride = self.active.as_ref().map(|a| a.ride_id.clone());
+            self.in_flight.insert(region.clone(), InFlight { sockets, busy_ride: busy_ride.clone() });
             let frames =
                 self.owed.iter().filter(|o| o.regions.contains(&region)).map(|o| (o.id, o.frame.clone())).collect();
-            let busy_ride = self.active.as_ref().map(|a| a.ride_id.clone());
             out.push(DriverEffect::Deliver { region, frames, busy_ride });
         }
     }

@@ -12,13 +12,14 @@ use super::ride::RideRecord;
 pub struct FrameForDriver {
     /// The driver.
     pub driver_id: String,
-    /// For an offer: the region of its round, which sends it at once (the fast path).
-    pub offer_region: Option<String>,
+    /// The region where the ride last found the driver (its offer's round),
+    /// which sends the frame at once (the fast path).
+    pub region: Option<String>,
     /// The numbered frame.
     pub frame: RideFrame,
 }
 
-/// A driver and, for an offer, the region of its round.
+/// A driver and the region where the ride last found it.
 type Target = (String, Option<String>);
 
 /// What a driver frame does to the driver's commitments.
@@ -40,20 +41,17 @@ impl RideRecord {
         for effect in effects {
             let (targets, kind, text): (Vec<Target>, FrameKind, Option<String>) = match effect {
                 Effect::ToDrivers { drivers, message, req_id } => {
-                    let kind = frame_kind(message);
-                    let offer = matches!(kind, FrameKind::Offer { .. });
-                    let targets =
-                        drivers.iter().map(|d| (d.driver_id.clone(), offer.then(|| d.region.clone()))).collect();
-                    (targets, kind, Some(to_frame(message, req_id.as_deref())))
+                    let targets = drivers.iter().map(|d| (d.driver_id.clone(), Some(d.region.clone()))).collect();
+                    (targets, frame_kind(message), Some(to_frame(message, req_id.as_deref())))
                 }
                 Effect::ReleaseDriver { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::Release, None),
                 Effect::CloseOffer { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::OfferClosed, None),
                 _ => continue,
             };
-            for (driver_id, offer_region) in targets {
+            for (driver_id, region) in targets {
                 self.driver_frames += 1;
-                let frame = RideFrame { id: self.driver_frames, kind, frame: text.clone() };
-                out.push(FrameForDriver { driver_id, offer_region, frame });
+                let frame = RideFrame { id: self.driver_frames, kind, frame: text.clone(), delivered_in: None };
+                out.push(FrameForDriver { driver_id, region, frame });
             }
         }
         out
