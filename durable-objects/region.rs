@@ -137,12 +137,23 @@ impl RegionDo {
             }
             RegionCall::Deliver => {
                 let batch: DeliverBatch = serde_json::from_slice(&req.bytes().await?)?;
+                // Frames first: the feed's storage writes stay off the path to the drivers.
+                let mut marked = false;
+                let taken = super::region_delivery::deliver_offers(
+                    &self.state,
+                    &batch,
+                    |driver_id| self.with_index(|index| index.get(driver_id).is_some_and(|d| d.busy)),
+                    |driver_id, busy| {
+                        self.with_index(|index| index.set_busy(driver_id, busy));
+                        marked = true;
+                    },
+                );
                 for feed in &batch.feed {
                     region_dispatch::ride_feed(&self.state, feed).await?;
                 }
-                let taken = super::region_delivery::deliver_offers(&self.state, &batch, |driver_id| {
-                    self.with_index(|index| index.get(driver_id).is_some_and(|d| d.busy))
-                });
+                if marked {
+                    self.report_stats(None).await;
+                }
                 json(&Delivered { taken })
             }
         }

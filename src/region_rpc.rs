@@ -149,6 +149,21 @@ pub struct Delivery {
     /// A `ride_offer`: skipped for a driver marked busy here.
     #[serde(default)]
     pub offer: bool,
+    /// The busy mark the frame implies (`ride_assigned` marks busy, the
+    /// final `ride_updated` frees), applied before the frame is sent; the
+    /// Driver DO's own marks follow and stay the authority.
+    #[serde(default)]
+    pub mark: Option<FastMark>,
+}
+
+/// A busy mark carried by a ride's frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mark", content = "ride_id", rename_all = "snake_case")]
+pub enum FastMark {
+    /// The driver is now busy with this ride.
+    Busy(String),
+    /// The driver is free, if it was busy with this ride.
+    FreeOf(String),
 }
 
 /// Body of [`RegionCall::Deliver`].

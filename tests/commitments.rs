@@ -113,8 +113,15 @@ fn a_claim_is_persisted_with_its_check_alarm_before_anything_else() {
     let mut c = online();
     let effects = c.handle(claim("ride_a"), 10);
     assert_eq!(effects[0], DriverEffect::Persist { wake_at: Some(10 + CLAIM_CONFIRM_MS) });
-    let marks = deliveries(&effects);
-    assert_eq!(marks, vec![("r1".to_string(), vec![], Some("ride_a".to_string()))], "the region learns busy");
+    assert!(
+        deliveries(&effects).is_empty(),
+        "the claim is answered at once; the ride marks the region with ride_assigned"
+    );
+    let mut assigned = frame(1, FrameKind::Active, "assigned");
+    assigned.delivered_in = Some("r1".into());
+    let confirmed = c.handle(frames("ride_a", vec![assigned]), 20);
+    let marks = deliveries(&confirmed);
+    assert_eq!(marks, vec![("r1".to_string(), vec![], Some("ride_a".to_string()))], "every region learns busy");
 }
 
 #[test]
@@ -347,12 +354,13 @@ fn lapsed_offers_are_pruned_and_wake_the_object() {
 fn the_commitments_survive_a_restart_but_nothing_stays_in_flight() {
     let mut c = online();
     c.handle(claim("ride_a"), 0);
+    c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned")]), 1);
     let stored = serde_json::to_string(&c).unwrap();
     let mut restored: Commitments = serde_json::from_str(&stored).unwrap();
     assert_eq!(restored.active_ride(), Some("ride_a"));
     assert!(restored.in_flight.is_empty());
-    let resent = restored.handle(DriverInput::Tick, 1);
-    assert_eq!(deliveries(&resent).len(), 1, "the busy mark still owed is sent again");
+    let resent = restored.handle(DriverInput::Tick, 2);
+    assert_eq!(deliveries(&resent).len(), 1, "the busy mark and frame still owed are sent again");
 }
 
 #[test]
@@ -372,12 +380,13 @@ fn a_busy_mark_that_changed_while_a_delivery_was_out_is_sent_again() {
     // A delivery carrying "free" leaves...
     let free = c.handle(frames("ride_z", vec![frame(2, FrameKind::Transient, "viewers")]), 1);
     assert_eq!(deliveries(&free)[0].2, None);
-    // ...then the driver is claimed before its answer comes back.
+    // ...then the driver wins a ride before its answer comes back.
     c.handle(claim("ride_a"), 2);
+    c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned")]), 2);
     let after = ack_all(&mut c, &free, 3);
     assert_eq!(
         deliveries(&after),
-        vec![("r1".into(), vec![], Some("ride_a".into()))],
+        vec![("r1".into(), vec![(2, "assigned".into())], Some("ride_a".into()))],
         "the answer to the older mark does not settle the new one"
     );
 }

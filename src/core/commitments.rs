@@ -274,7 +274,8 @@ impl Commitments {
                     frame: None,
                     check_at: Some(now + CLAIM_CONFIRM_MS),
                 });
-                self.mark_everywhere();
+                // No mark yet: the regions learn "busy" with `ride_assigned`
+                // once the ride recorded the accept (and from here on confirm).
                 out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
                 return true;
             }
@@ -353,10 +354,14 @@ impl Commitments {
     fn confirm(&mut self, ride_id: &str, text: Option<String>, done: Option<&str>, now: i64) {
         match &mut self.active {
             Some(active) if active.ride_id == ride_id => {
+                let newly = !active.confirmed;
                 active.confirmed = true;
                 active.check_at = None;
                 if text.is_some() {
                     active.frame.clone_from(&text);
+                }
+                if newly {
+                    self.mark_everywhere();
                 }
             }
             Some(_) => {}
