@@ -5,9 +5,10 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{web_sys, State, WebSocket, WebSocketIncomingMessage};
+use worker::{web_sys, Env, State, WebSocket, WebSocketIncomingMessage};
 
 use super::socket_reply::{admit, frame_error, frame_text};
+use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::protocol::{parse_frame, Inbound, Validate};
 use crate::core::socket_rules::{sockets_to_evict, RateLimiter, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB};
 use crate::error::AppError;
@@ -88,4 +89,16 @@ pub fn read_frame<A: Attachment, T: DeserializeOwned + Validate>(
             None
         }
     }
+}
+
+/// Seconds between a driver app's heartbeats (`HEARTBEAT_S`), which also
+/// pace the stats leases; the default when the config cannot be read.
+pub fn heartbeat_s(env: &Env) -> u32 {
+    crate::api::config(env).map_or_else(
+        |err| {
+            worker::console_error!("config unreadable, heartbeat at its default: {err}");
+            DEFAULT_HEARTBEAT_S
+        },
+        |config| config.heartbeat_s,
+    )
 }

@@ -256,6 +256,7 @@ impl RideDo {
         runner.flush_outbox(now).await;
         runner.flush_drivers().await;
         super::token_expiry::close_expired(&self.state, now).await;
+        super::ride_sockets::renew_stats(self, now).await;
         if self.load().await?.is_some() {
             self.decide(RideInput::Tick).await?;
         }

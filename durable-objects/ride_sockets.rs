@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use super::attachment::{evict_oldest, read_frame, tagged, Attachment};
+use super::attachment::{evict_oldest, heartbeat_s, is_open, read_frame, tagged, Attachment};
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
 use super::socket_reply::{error, reply, socket_id};
@@ -14,6 +14,7 @@ use crate::core::identity::{Caller, Role};
 use crate::core::protocol::{PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
 use crate::core::socket_rules::RateLimiter;
+use crate::core::stats::ReportLease;
 use crate::error::AppError;
 use crate::ride_rpc::{CancelRide, RiderConnect, CONNECT_HEADER};
 
@@ -105,24 +106,64 @@ async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppErro
     Ok(())
 }
 
-/// Writes how many ride sockets are open for `GET /v1/stats`; `closing` is a
-/// socket id no longer to count. A failure is logged.
+/// Storage key of when the ride's socket report is next renewed (only while
+/// it holds sockets): an alarm that finds it due renews the report.
+const STATS_RENEW_KEY: &str = "stats_renew_at";
+
+/// Writes how many ride sockets are open for `GET /v1/stats`, leased (see
+/// `core::stats`); `closing` is a socket id no longer to count. While the
+/// ride holds sockets its alarm renews the report. A failure is logged.
 pub async fn report_stats(ride: &RideDo, ride_id: &str, closing: Option<&str>, now: i64) {
-    let open: Vec<RiderSocket> = ride
-        .state()
-        .get_websockets_with_tag(RIDER_TAG)
-        .iter()
-        .filter_map(RiderSocket::of)
-        .filter(|s| closing.is_none_or(|id| s.socket_id != id))
+    let open: Vec<RiderSocket> = tagged::<RiderSocket>(ride.state(), RIDER_TAG)
+        .into_iter()
+        .filter(|(ws, s)| is_open(ws) && closing.is_none_or(|id| s.socket_id != id))
+        .map(|(_, s)| s)
         .collect();
     let dispatchers = open.iter().filter(|s| s.role == Role::Dispatcher).count() as u32;
     let riders = open.len() as u32 - dispatchers;
+    let lease = ReportLease::new(now, heartbeat_s(ride.env()));
     let written = match ride.env().d1(crate::db::BINDING) {
-        Ok(db) => crate::db::stats::save_ride_sockets(&db, ride_id, riders, dispatchers, now).await,
+        Ok(db) => crate::db::stats::save_ride_sockets(&db, ride_id, riders, dispatchers, &lease).await,
         Err(err) => Err(err.into()),
     };
     if let Err(err) = written {
         worker::console_error!("could not record ride socket stats: {err}");
+    }
+    let storage = ride.state().storage();
+    let renewal = if open.is_empty() {
+        storage.delete(STATS_RENEW_KEY).await.map(|_| ()).map_err(AppError::from)
+    } else {
+        match storage.put(STATS_RENEW_KEY, lease.renew_at).await {
+            Ok(()) => token_expiry::wake_by(ride.state(), lease.renew_at).await,
+            Err(err) => Err(err.into()),
+        }
+    };
+    if let Err(err) = renewal {
+        worker::console_error!("could not set the ride stats renewal: {err}");
+    }
+}
+
+/// The alarm's renewal of the ride's socket report, once due (an earlier
+/// alarm sets it again): reports afresh (a ride left with no socket, after a
+/// restart say, removes its row) and deletes rows of rides whose lease lapsed
+/// long ago, which no ride will report again.
+pub async fn renew_stats(ride: &RideDo, now: i64) {
+    let Ok(Some(renew_at)) = ride.state().storage().get::<i64>(STATS_RENEW_KEY).await else { return };
+    if now < renew_at {
+        if let Err(err) = token_expiry::wake_by(ride.state(), renew_at).await {
+            worker::console_error!("could not set the ride stats renewal: {err}");
+        }
+        return;
+    }
+    let Ok(Some(record)) = ride.load().await else { return };
+    report_stats(ride, &record.ride.id, None, now).await;
+    let lease = ReportLease::new(now, heartbeat_s(ride.env()));
+    let purged = match ride.env().d1(crate::db::BINDING) {
+        Ok(db) => crate::db::stats::purge_lapsed_rides(&db, lease.purge_before()).await,
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = purged {
+        worker::console_error!("could not purge lapsed ride socket stats: {err}");
     }
 }
 

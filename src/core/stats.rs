@@ -1,10 +1,11 @@
 //! `GET /v1/stats`: the figures of a deployment, added up from what every
 //! region and ride reports, in the protocol's shape.
 //!
-//! A region's report is leased: a server restart drops its sockets without
-//! a close event, so a report counts only while its region keeps renewing
-//! it (every 2 heartbeats while it holds sockets; the lease is 6 heartbeats,
-//! so three renewals must be missed before a live region's figures lapse).
+//! A report, a region's or a ride's, is leased: a server restart drops
+//! sockets without a close event, so a report counts only while its object
+//! keeps renewing it (every 2 heartbeats while it holds sockets; the lease
+//! is 6 heartbeats, so three renewals must be missed before a live object's
+//! figures lapse).
 
 use serde::{Deserialize, Serialize};
 
@@ -47,14 +48,14 @@ pub const RENEW_EVERY_HEARTBEATS: i64 = 2;
 /// Heartbeats a region's report counts for without being renewed.
 pub const LEASE_HEARTBEATS: i64 = 6;
 
-/// The lease a region's report carries when written at `reported_at`.
+/// The lease a region's or a ride's report carries when written at `reported_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportLease {
     /// When the report was written.
     pub reported_at: i64,
     /// When it stops counting unless renewed.
     pub expires_at: i64,
-    /// When the region, still holding sockets, renews it.
+    /// When the object, still holding sockets, renews it.
     pub renew_at: i64,
 }
 

@@ -53,26 +53,36 @@ pub async fn purge_lapsed_regions(db: &D1Database, before: i64) -> Result<(), Ap
 }
 
 /// Records how many ride sockets a ride has open, of passengers and partners
-/// (`riders`) and of dispatchers; none removes the row.
+/// (`riders`) and of dispatchers, leased until `lease.expires_at`; none
+/// removes the row. A write older than the row's is ignored.
 pub async fn save_ride_sockets(
     db: &D1Database,
     ride_id: &str,
     riders: u32,
     dispatchers: u32,
-    now_ms: i64,
+    lease: &ReportLease,
 ) -> Result<(), AppError> {
     if riders == 0 && dispatchers == 0 {
         db.prepare("DELETE FROM ride_socket_stats WHERE ride_id = ?1").bind(&[ride_id.into()])?.run().await?;
         return Ok(());
     }
     db.prepare(
-        "INSERT INTO ride_socket_stats (ride_id, sockets, dispatcher_sockets, updated_at) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO ride_socket_stats (ride_id, sockets, dispatcher_sockets, updated_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(ride_id) DO UPDATE SET sockets = excluded.sockets,
-           dispatcher_sockets = excluded.dispatcher_sockets, updated_at = excluded.updated_at",
+           dispatcher_sockets = excluded.dispatcher_sockets, updated_at = excluded.updated_at,
+           expires_at = excluded.expires_at
+         WHERE excluded.updated_at >= ride_socket_stats.updated_at",
     )
-    .bind(&[ride_id.into(), riders.into(), dispatchers.into(), int(now_ms)])?
+    .bind(&[ride_id.into(), riders.into(), dispatchers.into(), int(lease.reported_at), int(lease.expires_at)])?
     .run()
     .await?;
+    Ok(())
+}
+
+/// Deletes the rows of rides whose lease ended before `before` (rides whose
+/// sockets vanished without close events and that never reported again).
+pub async fn purge_lapsed_rides(db: &D1Database, before: i64) -> Result<(), AppError> {
+    db.prepare("DELETE FROM ride_socket_stats WHERE expires_at < ?1").bind(&[int(before)])?.run().await?;
     Ok(())
 }
 
@@ -118,17 +128,22 @@ pub async fn totals(db: &D1Database) -> Result<Stats, AppError> {
     totals_at(db, worker::Date::now().as_millis() as i64).await
 }
 
-/// The deployment's figures at `now_ms`: regions count while their report's
-/// lease is live (the rule is `core::stats::report_is_live`).
+/// The deployment's figures at `now_ms`: regions and rides count while their
+/// report's lease is live (the rule is `core::stats::report_is_live`).
 pub async fn totals_at(db: &D1Database, now_ms: i64) -> Result<Stats, AppError> {
     // Every row is read and the lease rule applied here, not in SQL, so the
     // rule has one home; lapsed rows are few (regions purge them).
     let regions = db.prepare(
         "SELECT driver_sockets, dispatcher_sockets, drivers_online, drivers_available, drivers_busy, expires_at FROM region_stats",
     );
-    let sockets = db.prepare(
-        "SELECT COALESCE(SUM(sockets), 0) AS riders, COALESCE(SUM(dispatcher_sockets), 0) AS dispatchers FROM ride_socket_stats",
-    );
+    // Ride rows are many (one per ride with a socket open): summed in SQL, with
+    // the same rule (`report_is_live`: live while now < expires_at).
+    let sockets = db
+        .prepare(
+            "SELECT COALESCE(SUM(sockets), 0) AS riders, COALESCE(SUM(dispatcher_sockets), 0) AS dispatchers
+             FROM ride_socket_stats WHERE expires_at > ?1",
+        )
+        .bind(&[int(now_ms)])?;
     let rides = db.prepare("SELECT status, COUNT(*) AS n FROM rides GROUP BY status");
     let results = db.batch(vec![regions, sockets, rides]).await?;
     let part = |i: usize| results.get(i).ok_or_else(|| AppError::Internal("stats batch answered short".into()));

@@ -1,9 +1,9 @@
 // The heartbeat rule (PROTOCOL.md "Dispatch rules"): a driver socket that sends nothing for
 // 3 × heartbeat_s is closed with 4003 and the driver goes offline; any frame, and the keepalive the
 // runtime answers by itself ({"type":"heartbeat"} → {"type":"heartbeat_ack"}), count as heard.
-// Dispatch sockets are not subject to it. And GET /v1/stats counts only live sockets, also after
-// a restart that dropped every socket without a close event. HEARTBEAT_S is 1 here: silent
-// after 3 s, region stats renewed every 2 s and lapsing after 6 s.
+// Dispatch sockets are not subject to it. And GET /v1/stats counts only live sockets (driver,
+// dispatch and ride sockets), also after a restart that dropped every socket without a close
+// event. HEARTBEAT_S is 1 here: silent after 3 s, stats renewed every 2 s and lapsing after 6 s.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startWorker, token } from './helpers.mjs';
@@ -193,17 +193,33 @@ describe('GET /v1/stats across a restart', () => {
     worker = await startPersistentWorker(dir, { vars: VARS });
     await register(worker, 'hb-restart');
     const { c } = await connectDriver(worker, 'hb-restart', offset(CENTRE, 2, 45));
-    // Keep it alive across several stats renewals: the lease must not lapse under a live region.
+    // A passenger follows a ride of its own on the ride socket.
+    const pickup = { ...offset(CENTRE, 1, 90), address: 'Durban' };
+    const created = await api(worker, 'POST', '/v1/rides', {
+      token: token('passenger', 'hb-pax'),
+      body: { pickup, dropoff: offset(CENTRE, 5, 0) },
+    });
+    assert.equal(created.status, 201, created.text);
+    const pax = await Client.open(worker.wsUrl(`/v1/ws/rides/${created.body.id}`), { token: token('passenger', 'hb-pax') });
+    await pax.next('connected');
+    // Keep them alive across several stats renewals: the leases must not lapse under live objects.
     await keepSending(c, '{"type":"heartbeat"}', 500, 7000);
     assert.equal(c.closed, null);
+    assert.equal(pax.closed, null);
     const live = await stats(worker);
     assert.equal(live.connections.drivers, 1);
+    assert.equal(live.connections.passengers, 1, 'the ride renewed its lease');
     assert.equal(live.drivers.online, 1);
 
     c.ws.on('error', () => {}); // the server going away under it is the point
+    pax.ws.on('error', () => {});
     await worker.close(); // the sockets vanish; no close event reaches the Region DO
     worker = await startPersistentWorker(dir, { vars: VARS });
-    const restarted = await until(() => stats(worker), (s) => s.connections.drivers === 0, 10000);
+    const restarted = await until(
+      () => stats(worker),
+      (s) => s.connections.drivers === 0 && s.connections.passengers === 0,
+      10000,
+    );
     assert.deepEqual(restarted.connections, { drivers: 0, passengers: 0, dispatchers: 0, total: 0 });
     assert.deepEqual(restarted.drivers, { online: 0, available: 0, busy: 0 });
     const res = await api(worker, 'GET', '/v1/drivers/hb-restart', { token: ops });
