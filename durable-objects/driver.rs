@@ -57,7 +57,7 @@ impl DriverDo {
         match call {
             DriverCall::Claim => {
                 let request = decode::<driver_rpc::calls::Claim>(&body)?;
-                let answer = self.run(DriverInput::Claim { ride_id: request.ride_id }).await?;
+                let answer = self.run(DriverInput::Claim { ride_id: request.ride_id, token: request.token }).await?;
                 json(&answer.claim.unwrap_or(ClaimAnswer::Claimed))
             }
             DriverCall::Frames => {

@@ -206,21 +206,23 @@ impl RideDo {
             return Ok(AcceptAnswer::NoSuchRide);
         }
         let driver_id = cmd.driver_id;
-        if let Err(refusal) = self.try_apply(RideInput::Accept { driver_id: driver_id.clone() }).await? {
-            return refused(refusal);
-        }
-        let claim = ClaimRequest { ride_id: self.current()?.ride.id };
+        let token = match self.try_apply(RideInput::Accept { driver_id: driver_id.clone() }).await? {
+            Ok(RideReply::Claim { token }) => token,
+            Ok(_) => return Err(AppError::Internal("an accept was answered without a claim".into())),
+            Err(refusal) => return refused(refusal),
+        };
+        let claim = ClaimRequest { ride_id: self.current()?.ride.id, token };
         let claimed = driver_rpc::call::<driver_rpc::calls::Claim>(&self.env, &driver_id, claim);
         let (claim, profile) = futures::future::join(claimed, self.profile_of(&driver_id)).await;
         let (claim, driver) = match (claim, profile) {
             (Ok(ClaimAnswer::Claimed), Ok(driver)) => (ClaimResult::Claimed, driver),
             (Ok(ClaimAnswer::Busy { .. }), Ok(driver)) => (ClaimResult::Busy, driver),
             (claim, profile) => {
-                self.apply(RideInput::ClaimFailed { driver_id }).await?;
+                self.apply(RideInput::ClaimFailed { driver_id, token }).await?;
                 return Err(claim.err().or(profile.err()).unwrap_or_else(|| AppError::Internal("claim".into())));
             }
         };
-        if let Err(refusal) = self.try_apply(RideInput::Claimed { driver, claim, req_id: cmd.req_id }).await? {
+        if let Err(refusal) = self.try_apply(RideInput::Claimed { driver, claim, token, req_id: cmd.req_id }).await? {
             return refused(refusal);
         }
         Ok(AcceptAnswer::Accepted { ride: Box::new(self.current()?.ride) })

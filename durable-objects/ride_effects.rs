@@ -80,8 +80,13 @@ impl<'a> EffectRunner<'a> {
             entries.push(driver_outbox::entry(owed)?);
         }
         let outbox = self.outbox();
-        // The alarm that guards this state is set in the same write, before any call out.
+        // The alarm that guards this state is set in the same write, before any call out;
+        // frames owed to drivers are guarded too (a restart during their send must not strand them).
         self.guard(&record).await?;
+        if !owed_nothing {
+            let retry_at = super::ride::now_ms() + driver_outbox::RETRY_AFTER_MS;
+            super::token_expiry::wake_by(self.ride.state(), retry_at).await?;
+        }
         outbox.commit(entries, changes).await?;
         *self.ride.stored.borrow_mut() = Some(record_json);
         let mut offers: HashMap<String, DeliverBatch> = HashMap::new();
@@ -194,8 +199,7 @@ impl<'a> EffectRunner<'a> {
         slots: Vec<Option<(String, usize)>>,
         taken: &HashMap<String, Vec<bool>>,
     ) -> Result<(), AppError> {
-        let object = worker::js_sys::Object::new();
-        let mut any = false;
+        let mut delivered = Vec::new();
         for ((mut owed, _), slot) in owed.into_iter().zip(slots) {
             let Some((region, index)) = slot else { continue };
             if !taken.get(&region).and_then(|t| t.get(index)).copied().unwrap_or(false) {
@@ -205,12 +209,25 @@ impl<'a> EffectRunner<'a> {
                 owed.frame.kind = FrameKind::Offer { expires_at, delivered: true };
             }
             owed.frame.delivered_in = Some(region);
-            let (key, json) = driver_outbox::entry(&owed)?;
-            worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
-            any = true;
+            delivered.push(driver_outbox::entry(&owed)?);
+        }
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        // Only frames still owed are rewritten: a flush that ran meanwhile (an
+        // alarm, another event) may have handed some over, and they stay gone.
+        let storage = self.ride.state().storage();
+        let still = storage.get_multiple(delivered.iter().map(|(key, _)| key.clone()).collect()).await?;
+        let object = worker::js_sys::Object::new();
+        let mut any = false;
+        for (key, json) in delivered {
+            if still.has(&key.clone().into()) {
+                worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
+                any = true;
+            }
         }
         if any {
-            self.ride.state().storage().put_multiple_raw(object).await?;
+            storage.put_multiple_raw(object).await?;
         }
         Ok(())
     }

@@ -39,6 +39,8 @@ crate::do_calls! {
 pub struct ClaimRequest {
     /// The ride the driver accepted.
     pub ride_id: String,
+    /// This claim's token: a release names the claim it gives up.
+    pub token: u64,
 }
 
 /// Body of [`DriverCall::Frames`].

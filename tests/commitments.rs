@@ -23,7 +23,11 @@ fn frames(ride: &str, list: Vec<RideFrame>) -> DriverInput {
 }
 
 fn claim(ride: &str) -> DriverInput {
-    DriverInput::Claim { ride_id: ride.into() }
+    DriverInput::Claim { ride_id: ride.into(), token: 1 }
+}
+
+fn release(id: u64, token: u64) -> RideFrame {
+    RideFrame { id, kind: FrameKind::Release { token }, frame: None, delivered_in: None }
 }
 
 fn attach(socket: &str, region: &str) -> DriverInput {
@@ -226,23 +230,14 @@ fn the_end_of_the_active_ride_frees_the_driver_everywhere() {
 fn a_release_frees_only_an_unconfirmed_claim_of_that_ride() {
     let mut c = online();
     c.handle(claim("ride_a"), 10);
-    c.handle(
-        frames("ride_b", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None, delivered_in: None }]),
-        11,
-    );
+    c.handle(frames("ride_b", vec![release(1, 1)]), 11);
     assert_eq!(c.active_ride(), Some("ride_a"), "another ride's release changes nothing");
-    c.handle(
-        frames("ride_a", vec![RideFrame { id: 1, kind: FrameKind::Release, frame: None, delivered_in: None }]),
-        12,
-    );
+    c.handle(frames("ride_a", vec![release(1, 1)]), 12);
     assert_eq!(c.active_ride(), None);
 
     c.handle(claim("ride_c"), 20);
     c.handle(frames("ride_c", vec![frame(1, FrameKind::Active, "assigned-c")]), 21);
-    c.handle(
-        frames("ride_c", vec![RideFrame { id: 2, kind: FrameKind::Release, frame: None, delivered_in: None }]),
-        22,
-    );
+    c.handle(frames("ride_c", vec![release(2, 1)]), 22);
     assert_eq!(c.active_ride(), Some("ride_c"), "a confirmed ride is ended by its own frames only");
 }
 
@@ -280,7 +275,7 @@ fn a_failed_delivery_is_retried_with_backoff_until_it_lands() {
     assert_eq!(deliveries(&sent).len(), 1);
     let failed = c.handle(DriverInput::DeliveryFailed { region: "r1".into() }, 10);
     assert!(deliveries(&failed).is_empty(), "no retry before the backoff");
-    assert_eq!(c.next_wake(), Some(10 + RETRY_DELAYS_MS[0]));
+    assert_eq!(c.next_wake(10), Some(10 + RETRY_DELAYS_MS[0]));
     let retried = c.handle(DriverInput::Tick, 10 + RETRY_DELAYS_MS[0]);
     assert_eq!(deliveries(&retried), vec![("r1".into(), vec![(1, "viewers-2".into())], None)]);
     ack_all(&mut c, &retried, 600);
@@ -344,7 +339,7 @@ fn the_position_reaches_the_active_ride_at_most_once_a_second_per_driver() {
 fn lapsed_offers_are_pruned_and_wake_the_object() {
     let mut c = online();
     c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 0);
-    assert_eq!(c.next_wake(), Some(20_000));
+    assert_eq!(c.next_wake(0), Some(20_000));
     let effects = c.handle(DriverInput::Tick, 20_000);
     assert!(matches!(effects.first(), Some(DriverEffect::Persist { .. })));
     assert!(c.offers.is_empty());
@@ -404,4 +399,36 @@ fn a_frame_a_region_already_delivered_is_owed_only_to_the_other_regions() {
     assert_eq!(with_frames.len(), 1);
     assert_eq!(with_frames[0].0, "r2");
     assert_eq!(c.active.as_ref().and_then(|a| a.frame.as_deref()), Some("assigned"), "still re-sent on connect");
+}
+
+#[test]
+fn a_release_gives_up_only_its_own_claim_of_a_double_tap() {
+    let mut c = online();
+    c.handle(DriverInput::Claim { ride_id: "ride_a".into(), token: 7 }, 10);
+    c.handle(DriverInput::Claim { ride_id: "ride_a".into(), token: 8 }, 11);
+    c.handle(frames("ride_a", vec![release(1, 7)]), 12);
+    assert_eq!(c.active_ride(), Some("ride_a"), "the second tap's claim stays: the ride may record it");
+    c.handle(frames("ride_a", vec![release(2, 8)]), 13);
+    assert_eq!(c.active_ride(), None, "both given up");
+}
+
+#[test]
+fn a_driver_with_an_unconfirmed_claim_is_sent_no_offer_on_connect() {
+    let mut c = online();
+    c.handle(frames("ride_b", vec![offer(1, 60_000, true)]), 0);
+    c.handle(claim("ride_a"), 1);
+    let answer = attach_answer(&c.handle(attach("s2", "r2"), 2));
+    assert_eq!(answer.busy_ride.as_deref(), Some("ride_a"));
+    assert!(answer.frames.is_empty(), "{:?}", answer.frames);
+}
+
+#[test]
+fn something_owed_always_has_an_alarm_even_with_its_delivery_out() {
+    let mut c = online();
+    c.handle(frames("ride_b", vec![offer(1, 600_000, true)]), 0);
+    let sent = c.handle(frames("ride_b", vec![frame(2, FrameKind::Transient, "viewers")]), 5);
+    assert!(matches!(sent[0], DriverEffect::Persist { wake_at: Some(at) } if at <= 5 + RETRY_DELAYS_MS[0]));
+    // A restart loses the delivery that was out; the alarm sends it again.
+    let mut restored: Commitments = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    assert_eq!(deliveries(&restored.handle(DriverInput::Tick, 5 + RETRY_DELAYS_MS[0])).len(), 1);
 }

@@ -41,8 +41,11 @@ pub enum FrameKind {
     Active,
     /// The active ride is over (completed or cancelled): the driver is free.
     Over,
-    /// The ride did not record this driver's claim (it lost a race): free it.
-    Release,
+    /// The ride did not record this driver's claim `token` (it lost a race): free it.
+    Release {
+        /// The claim given up; another claim of the same ride stays.
+        token: u64,
+    },
     /// Nothing to remember (`viewer_count`, direct replies).
     Transient,
 }
@@ -87,8 +90,8 @@ pub struct AttachAnswer {
 /// An input to the driver core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DriverInput {
-    /// A ride asks to commit the driver to it (an accept in progress).
-    Claim { ride_id: String },
+    /// A ride asks to commit the driver to it (an accept in progress), with the claim's token.
+    Claim { ride_id: String, token: u64 },
     /// Frames from a ride, in the ride's order.
     Frames { ride_id: String, frames: Vec<RideFrame> },
     /// A socket of the driver opened in `region`.
@@ -141,6 +144,9 @@ pub struct ActiveRide {
     pub frame: Option<String>,
     /// When to ask the ride whether it recorded the claim, while unconfirmed.
     pub check_at: Option<i64>,
+    /// The ride's claims not yet given up (a double tap claims twice).
+    #[serde(default)]
+    pub tokens: BTreeSet<u64>,
 }
 
 /// An offer the driver still holds.
@@ -226,7 +232,7 @@ impl Commitments {
     pub fn handle(&mut self, input: DriverInput, now: i64) -> Vec<DriverEffect> {
         let mut out = Vec::new();
         let changed = match input {
-            DriverInput::Claim { ride_id } => self.claim(ride_id, now, &mut out),
+            DriverInput::Claim { ride_id, token } => self.claim(ride_id, token, now, &mut out),
             DriverInput::Frames { ride_id, frames } => self.apply_frames(&ride_id, frames, now, &mut out),
             DriverInput::Attach { socket_id, region } => self.attach(socket_id, region, now, &mut out),
             DriverInput::Detach { socket_id } => self.detach(&socket_id),
@@ -241,7 +247,7 @@ impl Commitments {
         };
         let pruned = self.prune(now);
         if changed || pruned {
-            out.insert(0, DriverEffect::Persist { wake_at: self.next_wake() });
+            out.insert(0, DriverEffect::Persist { wake_at: self.next_wake(now) });
         }
         self.pump(now, &mut out);
         out
@@ -252,19 +258,24 @@ impl Commitments {
         self.active.as_ref().map(|a| a.ride_id.as_str())
     }
 
-    /// When the alarm must next fire: a claim to check, a delivery to retry,
-    /// an offer or a kept frame to drop.
-    pub fn next_wake(&self) -> Option<i64> {
+    /// When the alarm must next fire: a claim to check, a delivery to retry
+    /// (or, with something owed, soon: a restart may have lost the delivery
+    /// that was out), an offer or a kept frame to drop.
+    pub fn next_wake(&self, now: i64) -> Option<i64> {
         let check = self.active.as_ref().and_then(|a| a.check_at);
-        let retry = self.retry_at.filter(|_| self.has_pending());
+        let retry = self.has_pending().then(|| self.retry_at.unwrap_or(now + RETRY_DELAYS_MS[0]));
         let lapse = self.offers.iter().map(|o| o.expires_at).min();
         let kept = self.owed.iter().map(|o| o.owed_at + OFFLINE_KEEP_MS).min();
         [check, retry, lapse, kept].into_iter().flatten().min()
     }
 
-    fn claim(&mut self, ride_id: String, now: i64, out: &mut Vec<DriverEffect>) -> bool {
-        let answer = match &self.active {
-            Some(active) if active.ride_id == ride_id => ClaimAnswer::Claimed,
+    fn claim(&mut self, ride_id: String, token: u64, now: i64, out: &mut Vec<DriverEffect>) -> bool {
+        let answer = match &mut self.active {
+            Some(active) if active.ride_id == ride_id => {
+                let added = !active.confirmed && active.tokens.insert(token);
+                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
+                return added;
+            }
             Some(active) => ClaimAnswer::Busy { ride_id: active.ride_id.clone() },
             None => {
                 self.active = Some(ActiveRide {
@@ -273,7 +284,12 @@ impl Commitments {
                     confirmed: false,
                     frame: None,
                     check_at: Some(now + CLAIM_CONFIRM_MS),
+                    tokens: BTreeSet::from([token]),
                 });
+                // Offers owed but not yet sent wait: a committed driver is offered nothing.
+                for offer in self.offers.clone() {
+                    self.supersede(&offer.ride_id);
+                }
                 // No mark yet: the regions learn "busy" with `ride_assigned`
                 // once the ride recorded the accept (and from here on confirm).
                 out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
@@ -336,8 +352,12 @@ impl Commitments {
                     self.owe(ride_id, text, true, done, now);
                 }
             }
-            FrameKind::Release => {
-                if self.active.as_ref().is_some_and(|a| a.ride_id == ride_id && !a.confirmed) {
+            FrameKind::Release { token } => {
+                let Some(active) = self.active.as_mut().filter(|a| a.ride_id == ride_id && !a.confirmed) else {
+                    return;
+                };
+                active.tokens.remove(&token);
+                if active.tokens.is_empty() {
                     self.active = None;
                     self.mark_everywhere();
                 }
@@ -374,6 +394,7 @@ impl Commitments {
                     confirmed: true,
                     frame: text.clone(),
                     check_at: None,
+                    tokens: BTreeSet::new(),
                 });
                 self.mark_everywhere();
             }
@@ -392,8 +413,12 @@ impl Commitments {
     fn attach(&mut self, socket_id: String, region: String, now: i64, out: &mut Vec<DriverEffect>) -> bool {
         self.sockets.insert(socket_id, region.clone());
         self.marks_owed.remove(&region);
-        let mut frames: Vec<String> =
-            self.offers.iter().filter(|o| o.expires_at > now).map(|o| o.frame.clone()).collect();
+        // A driver committed to a ride (even before the ride confirmed) is offered nothing.
+        let mut frames: Vec<String> = if self.active.is_some() {
+            Vec::new()
+        } else {
+            self.offers.iter().filter(|o| o.expires_at > now).map(|o| o.frame.clone()).collect()
+        };
         frames.extend(self.active.as_ref().and_then(|a| a.frame.clone()));
         self.owed.retain(|owed| {
             let offline = owed.keep_offline && owed.regions.is_empty();

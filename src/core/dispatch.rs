@@ -106,9 +106,9 @@ pub enum Effect {
     Publish(SequencedEvent),
     /// Send a frame to drivers through their regions.
     ToDrivers { drivers: Vec<DriverAddress>, message: DriverOutbound, req_id: Option<String> },
-    /// Free a driver whose claim this ride did not record (it lost a race,
-    /// or the ride closed meanwhile).
-    ReleaseDriver { driver_id: String },
+    /// Free a driver whose claim `token` this ride did not record (it lost
+    /// a race, or the ride closed meanwhile).
+    ReleaseDriver { driver_id: String, token: u64 },
     /// Tell a driver's Driver DO that its offer is over without a frame (it declined).
     CloseOffer { driver_id: String },
     /// Record the ride and the event in D1.
@@ -287,30 +287,52 @@ impl RideRecord {
         &mut self,
         driver: AssignedDriver,
         claim: ClaimResult,
+        token: u64,
         req_id: Option<String>,
         now_ms: i64,
     ) -> (Result<(), AcceptFailure>, Vec<Effect>) {
+        self.claim_answered(&driver.id, token);
         if claim == ClaimResult::Busy {
             return (Err(AcceptFailure::DriverBusy), Vec::new());
         }
         match self.accept(driver.clone(), req_id, now_ms) {
             Ok(effects) => (Ok(()), effects),
-            Err(refusal) => (Err(refusal), self.claim_lost(&driver.id)),
+            Err(refusal) => (Err(refusal), self.claim_lost(&driver.id, token)),
         }
     }
 
-    /// A claim of `driver_id` this ride will not record: release it, unless
-    /// the driver is this ride's own (a repeated accept of the winner).
-    pub fn claim_lost(&self, driver_id: &str) -> Vec<Effect> {
+    /// Sends a claim of `driver_id`: its token, remembered until the answer
+    /// (a Driver DO asking meanwhile hears that the ride may still hold it).
+    pub fn claim_sent(&mut self, driver_id: &str, now_ms: i64) -> u64 {
+        // Unique across restarts without a write: the time, and a count within it.
+        self.claims_sent += 1;
+        let token = (now_ms.max(0) as u64) * 1024 + self.claims_sent % 1024;
+        self.claims_out.insert(driver_id.to_string(), token);
+        token
+    }
+
+    /// The answer to the claim `token` of `driver_id` came (or its call failed).
+    fn claim_answered(&mut self, driver_id: &str, token: u64) {
+        if self.claims_out.get(driver_id) == Some(&token) {
+            self.claims_out.remove(driver_id);
+        }
+    }
+
+    /// A claim of `driver_id` (made with `token`) this ride will not record:
+    /// release that claim, unless the driver is this ride's own (a repeated
+    /// accept of the winner). Another claim of the same driver stays.
+    pub fn claim_lost(&mut self, driver_id: &str, token: u64) -> Vec<Effect> {
+        self.claim_answered(driver_id, token);
         if self.ride.driver.as_ref().is_some_and(|d| d.id == driver_id) {
             return Vec::new();
         }
-        vec![Effect::ReleaseDriver { driver_id: driver_id.to_string() }]
+        vec![Effect::ReleaseDriver { driver_id: driver_id.to_string(), token }]
     }
 
-    /// Whether the ride recorded `driver_id` as its driver and is still under way.
+    /// Whether the ride recorded `driver_id` as its driver and is still
+    /// under way, or may yet record it (a claim of it is out).
     pub fn holds_driver(&self, driver_id: &str) -> bool {
-        self.relays_location_of(driver_id)
+        self.relays_location_of(driver_id) || self.claims_out.contains_key(driver_id)
     }
 
     /// The accept itself, once the driver's claim holds (see [`Self::accept_claimed`]).
@@ -355,8 +377,11 @@ impl RideRecord {
         if self.ride.status != RideStatus::Searching {
             return None;
         }
-        let lost = self.round_query.map(|q| q.asked_at + super::rounds::ROUND_QUERY_TIMEOUT_MS);
-        [self.round_expires_at, self.round_retry_at, lost].into_iter().flatten().min()
+        // While a query is out, the round's timeout (already past) is not a deadline: its answer is.
+        if let Some(query) = self.round_query {
+            return Some(query.asked_at + super::rounds::ROUND_QUERY_TIMEOUT_MS);
+        }
+        [self.round_expires_at, self.round_retry_at].into_iter().flatten().min()
     }
 
     /// Whether the current round's time is up at `now_ms`.

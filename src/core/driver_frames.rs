@@ -44,7 +44,9 @@ impl RideRecord {
                     let targets = drivers.iter().map(|d| (d.driver_id.clone(), Some(d.region.clone()))).collect();
                     (targets, frame_kind(message), Some(to_frame(message, req_id.as_deref())))
                 }
-                Effect::ReleaseDriver { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::Release, None),
+                Effect::ReleaseDriver { driver_id, token } => {
+                    (vec![(driver_id.clone(), None)], FrameKind::Release { token: *token }, None)
+                }
                 Effect::CloseOffer { driver_id } => (vec![(driver_id.clone(), None)], FrameKind::OfferClosed, None),
                 _ => continue,
             };

@@ -170,6 +170,13 @@ pub struct RideRecord {
     /// When a round whose regions did not all answer is asked again.
     #[serde(default)]
     pub round_retry_at: Option<i64>,
+    /// Claims sent to Driver DOs and not yet answered: driver → token
+    /// (memory only: an answer never outlives the object waiting for it).
+    #[serde(skip)]
+    pub claims_out: std::collections::BTreeMap<String, u64>,
+    /// Claims sent since the object started (numbers their tokens).
+    #[serde(skip)]
+    pub claims_sent: u64,
 }
 
 /// One entry of a ride's event log, numbered 1, 2, 3… per ride.
@@ -241,6 +248,8 @@ impl RideRecord {
             driver_frames: 0,
             round_query: None,
             round_retry_at: None,
+            claims_out: Default::default(),
+            claims_sent: 0,
         };
         let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
         (record, effects)

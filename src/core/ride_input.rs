@@ -21,10 +21,10 @@ pub enum RideInput {
     RoundAnswered { round: u32, candidates: Vec<RoundCandidate>, complete: bool },
     /// A driver accepts: checked now, then the driver must be claimed.
     Accept { driver_id: String },
-    /// The driver's Driver DO answered the claim (with the profile the passenger will see).
-    Claimed { driver: AssignedDriver, claim: ClaimResult, req_id: Option<String> },
-    /// The claim or the profile could not be had: a claim possibly made is released.
-    ClaimFailed { driver_id: String },
+    /// The driver's Driver DO answered the claim `token` (with the profile the passenger will see).
+    Claimed { driver: AssignedDriver, claim: ClaimResult, token: u64, req_id: Option<String> },
+    /// The claim `token` or the profile could not be had: a claim possibly made is released.
+    ClaimFailed { driver_id: String, token: u64 },
     /// `request_lock`.
     Lock { driver_id: String },
     /// `decline_ride`.
@@ -46,8 +46,8 @@ pub enum RideReply {
     Done,
     /// Ask the regions this query, then send [`RideInput::RoundAnswered`] with `round`.
     Ask { round: u32, query: CandidateQuery },
-    /// Claim the driver at its Driver DO, then send [`RideInput::Claimed`].
-    Claim,
+    /// Claim the driver at its Driver DO with this token, then send [`RideInput::Claimed`].
+    Claim { token: u64 },
     /// The lock granted.
     Locked(AcceptLock),
 }
@@ -100,14 +100,17 @@ impl RideRecord {
             }
             RideInput::Accept { driver_id } => match self.accept_refusal(&driver_id, now_ms) {
                 Some(refusal) => RideOutput::refused(RideRefusal::Accept(refusal)),
-                None => RideOutput { reply: Ok(RideReply::Claim), effects: Vec::new() },
+                None => {
+                    let token = self.claim_sent(&driver_id, now_ms);
+                    RideOutput { reply: Ok(RideReply::Claim { token }), effects: Vec::new() }
+                }
             },
-            RideInput::Claimed { driver, claim, req_id } => {
-                let (result, effects) = self.accept_claimed(driver, claim, req_id, now_ms);
+            RideInput::Claimed { driver, claim, token, req_id } => {
+                let (result, effects) = self.accept_claimed(driver, claim, token, req_id, now_ms);
                 let reply = result.map(|()| RideReply::Done).map_err(RideRefusal::Accept);
                 RideOutput { reply, effects }
             }
-            RideInput::ClaimFailed { driver_id } => RideOutput::done(self.claim_lost(&driver_id)),
+            RideInput::ClaimFailed { driver_id, token } => RideOutput::done(self.claim_lost(&driver_id, token)),
             RideInput::Lock { driver_id } => match self.request_lock(&driver_id, settings, now_ms) {
                 Ok(lock) => RideOutput { reply: Ok(RideReply::Locked(lock)), effects: Vec::new() },
                 Err(failure) => RideOutput::refused(RideRefusal::Accept(failure)),

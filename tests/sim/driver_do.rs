@@ -82,7 +82,7 @@ impl DriverDo {
     /// A call reaches the driver.
     pub fn on_request(&mut self, call: Call, request: Request, net: &mut Net) {
         let (input, reply) = match request {
-            Request::Claim { ride_id } => (DriverInput::Claim { ride_id }, Reply::Claim),
+            Request::Claim { ride_id, token } => (DriverInput::Claim { ride_id, token }, Reply::Claim),
             Request::Frames { ride_id, frames } => (DriverInput::Frames { ride_id, frames }, Reply::Done),
             Request::Attach { socket_id, region } => (DriverInput::Attach { socket_id, region }, Reply::Attach),
             Request::Detach { socket_id } => (DriverInput::Detach { socket_id }, Reply::Done),

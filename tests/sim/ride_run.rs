@@ -57,7 +57,7 @@ impl RideDo {
         let mut next = self.run(output.effects, false, net);
         match (output.reply, then) {
             (Ok(RideReply::Ask { round, query }), Then::Ask) => next.push(Step::Ask { round, query }),
-            (Ok(RideReply::Claim), Then::Claim(driver_id)) => next.push(Step::Claim(driver_id)),
+            (Ok(RideReply::Claim { token }), Then::Claim(driver_id)) => next.push(Step::Claim(driver_id, token)),
             (Err(refusal), _) => self.refuse(tid, format!("{refusal:?}")),
             _ => {}
         }
@@ -70,7 +70,8 @@ impl RideDo {
         let record = self.record.as_mut().expect("run follows a load");
         let owed = record.frames_for_drivers(&effects);
         let owed_nothing = owed.is_empty();
-        if effects.is_empty() && self.stored.as_ref() == Some(record) {
+        let as_stored = |r: &RideRecord| serde_json::to_string(r).expect("records serialize");
+        if effects.is_empty() && self.stored.as_ref().map(as_stored) == Some(as_stored(record)) {
             // Nothing changed (a refused or answered query): no write, nothing sent.
             return Vec::new();
         }
@@ -81,7 +82,7 @@ impl RideDo {
             match effect {
                 Effect::Publish(event) => published.push(event),
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
-                Effect::ReleaseDriver { driver_id } => drop(net.obs.released.insert((self.index, driver_id))),
+                Effect::ReleaseDriver { driver_id, .. } => drop(net.obs.released.insert((self.index, driver_id))),
                 Effect::ToDrivers { drivers, message: DriverOutbound::RideAssigned { .. }, .. } => {
                     net.obs.fresh_assignments.extend(drivers.into_iter().map(|d| (self.index, d.driver_id)));
                 }
@@ -94,6 +95,10 @@ impl RideDo {
         }
         if let Some(at) = self.record.as_ref().and_then(RideRecord::next_deadline) {
             self.wake_by(at, net);
+        }
+        if !owed_nothing {
+            // Frames owed to drivers are guarded by the alarm in the same write.
+            self.wake_by(net.sched.now + super::ride_steps::OUTBOX_RETRY_MS, net);
         }
         if let Some(socket) = self.rider_socket {
             for event in &published {
@@ -141,7 +146,10 @@ impl RideDo {
                 frame.kind = FrameKind::Offer { expires_at, delivered: true };
             }
             frame.delivered_in = Some(super::region_name(region));
-            self.outbox.insert(frame.id, (driver_id, frame));
+            // Only a frame still owed is rewritten: one a flush meanwhile handed over stays gone.
+            if let Some(entry) = self.outbox.get_mut(&frame.id) {
+                *entry = (driver_id, frame);
+            }
         }
     }
 

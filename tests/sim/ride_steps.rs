@@ -17,7 +17,7 @@ use super::scheduler::{Addr, Answer, Call, CallId, Delivery, Request, Response};
 use super::world::Net;
 
 /// How long after a failed send of driver frames the alarm retries (driver_outbox.rs).
-const OUTBOX_RETRY_MS: i64 = 1_000;
+pub(super) const OUTBOX_RETRY_MS: i64 = 1_000;
 
 /// One call the Ride DO serves, with the steps still to run.
 pub struct Task {
@@ -64,7 +64,7 @@ pub enum Step {
         round: u32,
         query: CandidateQuery,
     },
-    Claim(String),
+    Claim(String, u64),
     AlarmTail,
 }
 
@@ -80,7 +80,7 @@ pub struct FastFrame {
 pub enum Resume {
     Delivered { fast: Vec<FastFrame>, regions: BTreeMap<CallId, usize> },
     Flushed { keys: BTreeMap<CallId, Vec<u64>> },
-    Claimed(String),
+    Claimed(String, u64),
     Candidates { round: u32, limit: u32, regions: Vec<(CallId, String)> },
 }
 
@@ -115,10 +115,10 @@ impl RideDo {
                 self.ask(tid, round, query, net);
                 Vec::new()
             }
-            Step::Claim(driver_id) => {
+            Step::Claim(driver_id, token) => {
                 let to = Addr::Driver(super::driver_index(&driver_id));
-                let call = net.sched.call(self.addr(), to, Request::Claim { ride_id: self.id.clone() });
-                self.suspend(tid, Resume::Claimed(driver_id), vec![call], net);
+                let call = net.sched.call(self.addr(), to, Request::Claim { ride_id: self.id.clone(), token });
+                self.suspend(tid, Resume::Claimed(driver_id, token), vec![call], net);
                 Vec::new()
             }
             Step::AlarmTail => {
@@ -159,15 +159,17 @@ impl RideDo {
                     self.wake_by(net.sched.now + OUTBOX_RETRY_MS, net);
                 }
             }
-            Resume::Claimed(driver_id) => {
+            Resume::Claimed(driver_id, token) => {
                 let claim = match answers.into_iter().next().map(|(_, a)| a) {
                     Some(Ok(Response::Claim(ClaimAnswer::Claimed))) => Some(ClaimResult::Claimed),
                     Some(Ok(Response::Claim(ClaimAnswer::Busy { .. }))) => Some(ClaimResult::Busy),
                     _ => None,
                 };
                 let input = match claim {
-                    Some(claim) => RideInput::Claimed { driver: super::profile(&driver_id), claim, req_id: None },
-                    None => RideInput::ClaimFailed { driver_id },
+                    Some(claim) => {
+                        RideInput::Claimed { driver: super::profile(&driver_id), claim, token, req_id: None }
+                    }
+                    None => RideInput::ClaimFailed { driver_id, token },
                 };
                 self.push_front(tid, vec![Step::Apply { input, then: Then::Nothing }]);
             }

@@ -52,6 +52,7 @@ pub enum Request {
     /// Ride → Driver DO.
     Claim {
         ride_id: String,
+        token: u64,
     },
     Frames {
         ride_id: String,
