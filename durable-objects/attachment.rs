@@ -5,10 +5,9 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{web_sys, Env, State, WebSocket, WebSocketIncomingMessage};
+use worker::{web_sys, State, WebSocket, WebSocketIncomingMessage};
 
-use super::socket_reply::{admit, frame_error, frame_text};
-use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use super::socket_reply::{admit, frame_error, frame_text, FrameText};
 use crate::core::protocol::{parse_frame, Inbound, Validate};
 use crate::core::socket_rules::{sockets_to_evict, RateLimiter, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB};
 use crate::error::AppError;
@@ -78,10 +77,10 @@ pub fn read_frame<A: Attachment, T: DeserializeOwned + Validate>(
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a socket's rate limit and heartbeat failed: {err}");
     }
-    if !admitted {
+    if admitted != Some(true) {
         return None;
     }
-    let text = frame_text(ws, message)?;
+    let FrameText::Text(text) = frame_text(ws, message) else { return None };
     match parse_frame::<T>(&text) {
         Ok(inbound) => Some(inbound),
         Err(err) => {
@@ -89,16 +88,4 @@ pub fn read_frame<A: Attachment, T: DeserializeOwned + Validate>(
             None
         }
     }
-}
-
-/// Seconds between a driver app's heartbeats (`HEARTBEAT_S`), which also
-/// pace the stats leases; the default when the config cannot be read.
-pub fn heartbeat_s(env: &Env) -> u32 {
-    crate::api::config(env).map_or_else(
-        |err| {
-            worker::console_error!("config unreadable, heartbeat at its default: {err}");
-            DEFAULT_HEARTBEAT_S
-        },
-        |config| config.heartbeat_s,
-    )
 }

@@ -17,6 +17,7 @@ mod ride;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_sockets;
+mod socket_pipeline;
 mod socket_reply;
 mod token_expiry;
 

@@ -10,9 +10,10 @@ use worker::{
 };
 
 use super::attachment::{evict_oldest, read_frame, Attachment};
-use super::region_dispatch::{self, DISPATCHER_TAG};
+use super::region_dispatch::{self, DispatcherKind};
 use super::region_heartbeat::Keepalive;
 use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
+use super::socket_pipeline as pipeline;
 use super::socket_reply::{reply, socket_id};
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{DriverIndex, Eligibility};
@@ -54,7 +55,7 @@ impl DurableObject for RegionDo {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        if self.state.get_tags(&ws).iter().any(|tag| tag == DISPATCHER_TAG) {
+        if pipeline::is_kind::<DispatcherKind>(&self.state, &ws) {
             region_dispatch::on_message(self, &ws, message, now_ms()).await;
         } else {
             self.on_message(ws, message).await;
@@ -230,8 +231,8 @@ impl RegionDo {
     /// A socket closed or failed: the driver goes offline once its last socket is gone.
     async fn on_gone(&self, ws: &WebSocket) {
         let _ = ws.close(Some(1000), Some("closed"));
-        if let Some(gone) = region_dispatch::DispatcherSocket::of(ws).filter(|_| DriverSocket::of(ws).is_none()) {
-            return self.report_stats(Some(gone.id())).await;
+        if pipeline::is_kind::<DispatcherKind>(&self.state, ws) {
+            return self.report_stats(pipeline::header_of(ws).map(|h| h.socket_id).as_deref()).await;
         }
         let Some(gone) = DriverSocket::of(ws) else { return };
         sockets::gone(self, &gone, &[]).await;

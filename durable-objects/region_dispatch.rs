@@ -3,59 +3,36 @@
 //! the rides of the region, as their Ride DOs report them.
 
 use serde::{Deserialize, Serialize};
-use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
-use super::attachment::{evict_oldest, read_frame, tagged, Attachment};
 use super::region::RegionDo;
-use super::region_sockets::send;
-use super::socket_reply::{reply, socket_id};
-use super::token_expiry;
+use super::socket_pipeline::{self as pipeline, SocketKind};
+use super::socket_reply::{reply, send_text, socket_id};
 use crate::core::identity::Role;
 use crate::core::protocol::{to_frame, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
-use crate::core::socket_rules::RateLimiter;
+use crate::core::socket_rules::SocketHeader;
 use crate::error::AppError;
 use crate::region_rpc::{DispatcherConnect, RideFeed, CONNECT_HEADER};
 
-/// Tag of every dispatch socket.
-pub const DISPATCHER_TAG: &str = "dispatcher";
+/// The dispatch socket kind: a dispatcher's console watching the region.
+pub struct DispatcherKind;
 
-fn sub_tag(sub: &str) -> String {
-    format!("dispatcher:{sub}")
+/// A dispatch socket keeps nothing beside the header.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DispatcherFacts {}
+
+impl SocketKind for DispatcherKind {
+    type Facts = DispatcherFacts;
+    type Inbound = DispatcherInbound;
+    const TAG: &'static str = "dispatcher";
+    const SUB_TAG: &'static str = "dispatcher:";
 }
+
+/// Tag of every dispatch socket.
+pub const DISPATCHER_TAG: &str = DispatcherKind::TAG;
 
 fn ride_key(ride_id: &str) -> String {
     format!("ride:{ride_id}")
-}
-
-/// What a dispatch socket carries across hibernation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DispatcherSocket {
-    socket_id: String,
-    sub: String,
-    exp_s: i64,
-    opened_at: i64,
-    limiter: RateLimiter,
-}
-
-impl Attachment for DispatcherSocket {
-    fn limiter(&mut self) -> &mut RateLimiter {
-        &mut self.limiter
-    }
-
-    fn socket_id(&self) -> &str {
-        &self.socket_id
-    }
-
-    fn opened_at(&self) -> i64 {
-        self.opened_at
-    }
-}
-
-impl DispatcherSocket {
-    /// This socket's id.
-    pub fn id(&self) -> &str {
-        &self.socket_id
-    }
 }
 
 /// Accepts a dispatcher's socket and sends the region's snapshot.
@@ -64,19 +41,8 @@ pub async fn connect(region: &RegionDo, req: &Request, now: i64) -> Result<Respo
     let connect: DispatcherConnect = serde_json::from_str(&header)?;
     region.remember_cell(&connect.region).await?;
     let state = region.state();
-    let tag = sub_tag(&connect.sub);
-    let others: Vec<(WebSocket, DispatcherSocket)> = tagged(state, &tag);
-    let pair = WebSocketPair::new()?;
-    state.accept_websocket_with_tags(&pair.server, &[DISPATCHER_TAG, tag.as_str()]);
-    let socket = DispatcherSocket {
-        socket_id: socket_id()?,
-        sub: connect.sub.clone(),
-        exp_s: connect.exp_s,
-        opened_at: now,
-        limiter: RateLimiter::new(now),
-    };
-    socket.save(&pair.server)?;
-    evict_oldest(&others);
+    let header = SocketHeader::new(socket_id()?, &connect.sub, Role::Dispatcher, connect.exp_s, now);
+    let (opened, _) = pipeline::open::<DispatcherKind>(state, header, DispatcherFacts {}).await?;
     let drivers = region.with_index(|index| {
         index
             .drivers()
@@ -84,10 +50,9 @@ pub async fn connect(region: &RegionDo, req: &Request, now: i64) -> Result<Respo
             .collect()
     });
     let snapshot = DispatchOutbound::Snapshot { drivers, rides: rides_of(state).await? };
-    reply(&pair.server, &snapshot, None);
-    token_expiry::schedule(state, connect.exp_s).await?;
+    reply(&opened.server, &snapshot, None);
     region.report_stats(None).await;
-    Ok(Response::from_websocket(pair.client)?)
+    Ok(Response::from_websocket(opened.client)?)
 }
 
 /// The region's rides that are not over yet.
@@ -110,7 +75,7 @@ pub fn broadcast(state: &State, message: &DispatchOutbound) {
     }
     let frame = to_frame(message, None);
     for ws in sockets {
-        send(&ws, &frame);
+        send_text(&ws, &frame);
     }
 }
 
@@ -133,22 +98,7 @@ pub async fn ride_feed(state: &State, feed: &RideFeed) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Handles one frame from a dispatcher.
+/// Handles one frame from a dispatcher: the pipeline answers all it may send.
 pub async fn on_message(region: &RegionDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
-    let Some(mut socket) = DispatcherSocket::of(ws) else { return };
-    let Some(inbound) = read_frame::<_, DispatcherInbound>(ws, &mut socket, message, now) else { return };
-    let req = inbound.req_id.as_deref();
-    match inbound.message {
-        DispatcherInbound::Ping => reply(ws, &DispatchOutbound::Pong { ts: now }, req),
-        DispatcherInbound::RefreshToken { token } => {
-            let holder = token_expiry::holder(&socket.sub, Role::Dispatcher);
-            if let Some(exp_s) = token_expiry::refresh(region.env(), region.state(), ws, holder, &token, now, req).await
-            {
-                socket.exp_s = exp_s;
-                if let Err(err) = socket.save(ws) {
-                    worker::console_error!("saving a refreshed dispatcher token failed: {err}");
-                }
-            }
-        }
-    }
+    pipeline::on_frame::<DispatcherKind>(region.env(), region.state(), ws, message, now).await;
 }

@@ -210,7 +210,7 @@ async fn refresh_token(
     req: Option<&str>,
     now: i64,
 ) {
-    let holder = token_expiry::holder(&socket.driver_id, Role::Driver);
+    let holder = Caller { sub: socket.driver_id.clone(), role: Role::Driver, name: None };
     if let Some(exp_s) = token_expiry::refresh(region.env(), region.state(), ws, holder, token, now, req).await {
         // Re-read: other events may have changed the attachment during the check.
         let Some(mut socket) = DriverSocket::of(ws) else { return };

@@ -3,51 +3,34 @@
 //! a rider may send.
 
 use serde::{Deserialize, Serialize};
-use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
-use super::attachment::{evict_oldest, heartbeat_s, is_open, read_frame, tagged, Attachment};
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
-use super::socket_reply::{error, reply, socket_id};
+use super::socket_pipeline::{self as pipeline, heartbeat_s, Frame, SocketKind};
+use super::socket_reply::{error, reply, send_text, socket_id};
 use super::token_expiry;
-use crate::core::identity::{Caller, Role};
+use crate::core::identity::Role;
 use crate::core::protocol::{PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
-use crate::core::socket_rules::RateLimiter;
+use crate::core::socket_rules::SocketHeader;
 use crate::core::stats::ReportLease;
 use crate::error::AppError;
 use crate::ride_rpc::{CancelRide, RiderConnect, CONNECT_HEADER};
 
-/// Tag of every rider socket of the ride.
-const RIDER_TAG: &str = "rider";
+/// The ride socket kind: a passenger's, partner's or dispatcher's socket on
+/// one ride; its attachment is the header alone (the role tells them apart).
+pub struct RiderKind;
 
-fn sub_tag(sub: &str) -> String {
-    format!("sub:{sub}")
-}
-
-/// What a rider socket carries across hibernation.
+/// A rider socket keeps nothing beside the header.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct RiderSocket {
-    socket_id: String,
-    sub: String,
-    role: Role,
-    exp_s: i64,
-    opened_at: i64,
-    limiter: RateLimiter,
-}
+pub struct RiderFacts {}
 
-impl Attachment for RiderSocket {
-    fn limiter(&mut self) -> &mut RateLimiter {
-        &mut self.limiter
-    }
-
-    fn socket_id(&self) -> &str {
-        &self.socket_id
-    }
-
-    fn opened_at(&self) -> i64 {
-        self.opened_at
-    }
+impl SocketKind for RiderKind {
+    type Facts = RiderFacts;
+    type Inbound = PassengerInbound;
+    const TAG: &'static str = "rider";
+    const SUB_TAG: &'static str = "sub:";
 }
 
 /// Accepts a rider's socket: `connected`, then every event after `last_seq`.
@@ -59,37 +42,25 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
         return Err(AppError::NotFound("no such ride".into()));
     }
     let state = ride.state();
-    let pair = WebSocketPair::new()?;
-    let tag = sub_tag(&connect.caller.sub);
-    let others: Vec<(WebSocket, RiderSocket)> = tagged(state, &tag);
-    state.accept_websocket_with_tags(&pair.server, &[RIDER_TAG, tag.as_str()]);
-    let socket = RiderSocket {
-        socket_id: socket_id()?,
-        sub: connect.caller.sub.clone(),
-        role: connect.caller.role,
-        exp_s: connect.exp_s,
-        opened_at: now,
-        limiter: RateLimiter::new(now),
-    };
-    socket.save(&pair.server)?;
-    evict_oldest(&others);
+    let caller = &connect.caller;
+    let header = SocketHeader::new(socket_id()?, &caller.sub, caller.role, connect.exp_s, now);
+    let (opened, _) = pipeline::open::<RiderKind>(state, header, RiderFacts {}).await?;
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,
         last_seq: record.last_seq,
     };
-    reply(&pair.server, &hello, None);
+    reply(&opened.server, &hello, None);
     if let Some(after) = connect.last_seq {
-        replay(state, &pair.server, after).await?;
+        replay(state, &opened.server, after).await?;
     }
     if record.ride.driver.is_some() && !record.ride.status.is_final() {
         if let Some(latest) = state.storage().get::<String>(LOCATION_KEY).await? {
-            super::region_sockets::send(&pair.server, &latest);
+            send_text(&opened.server, &latest);
         }
     }
-    super::token_expiry::schedule(state, connect.exp_s).await?;
-    report_stats(ride, &record.ride.id, None, now).await;
-    Ok(Response::from_websocket(pair.client)?)
+    report_stats(ride, &record.ride.id, now).await;
+    Ok(Response::from_websocket(opened.client)?)
 }
 
 /// Sends, in order, every stored event with seq > `after`.
@@ -100,7 +71,7 @@ async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppErro
         let value = value.map_err(worker::Error::from)?;
         if let Some(frame) = value.as_string() {
             let event: serde_json::Value = serde_json::from_str(&frame)?;
-            super::region_sockets::send(ws, &event.to_string());
+            send_text(ws, &event.to_string());
         }
     }
     Ok(())
@@ -111,14 +82,11 @@ async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppErro
 const STATS_RENEW_KEY: &str = "stats_renew_at";
 
 /// Writes how many ride sockets are open for `GET /v1/stats`, leased (see
-/// `core::stats`); `closing` is a socket id no longer to count. While the
-/// ride holds sockets its alarm renews the report. A failure is logged.
-pub async fn report_stats(ride: &RideDo, ride_id: &str, closing: Option<&str>, now: i64) {
-    let open: Vec<RiderSocket> = tagged::<RiderSocket>(ride.state(), RIDER_TAG)
-        .into_iter()
-        .filter(|(ws, s)| is_open(ws) && closing.is_none_or(|id| s.socket_id != id))
-        .map(|(_, s)| s)
-        .collect();
+/// `core::stats`); while the ride holds sockets its alarm renews the report.
+/// A failure is logged.
+pub async fn report_stats(ride: &RideDo, ride_id: &str, now: i64) {
+    let open: Vec<SocketHeader> =
+        pipeline::open_sockets::<RiderKind>(ride.state(), None).into_iter().map(|(_, s)| s.header).collect();
     let dispatchers = open.iter().filter(|s| s.role == Role::Dispatcher).count() as u32;
     let riders = open.len() as u32 - dispatchers;
     let lease = ReportLease::new(now, heartbeat_s(ride.env()));
@@ -156,7 +124,7 @@ pub async fn renew_stats(ride: &RideDo, now: i64) {
         return;
     }
     let Ok(Some(record)) = ride.load().await else { return };
-    report_stats(ride, &record.ride.id, None, now).await;
+    report_stats(ride, &record.ride.id, now).await;
     let lease = ReportLease::new(now, heartbeat_s(ride.env()));
     let purged = match ride.env().d1(crate::db::BINDING) {
         Ok(db) => crate::db::stats::purge_lapsed_rides(&db, lease.purge_before()).await,
@@ -169,48 +137,36 @@ pub async fn renew_stats(ride: &RideDo, now: i64) {
 
 /// A rider socket closed: it no longer counts.
 pub async fn on_gone(ride: &RideDo, ws: &WebSocket, now: i64) {
-    let _ = ws.close(Some(1000), Some("closed"));
-    let Some(gone) = RiderSocket::of(ws) else { return };
+    if pipeline::closed(ws).is_none() {
+        return;
+    }
     if let Ok(Some(record)) = ride.load().await {
-        report_stats(ride, &record.ride.id, Some(&gone.socket_id), now).await;
+        report_stats(ride, &record.ride.id, now).await;
     }
 }
 
 /// Sends a frame to every rider socket of the ride.
 pub fn broadcast(state: &State, frame: &str) {
-    for ws in state.get_websockets_with_tag(RIDER_TAG) {
-        super::region_sockets::send(&ws, frame);
+    for ws in state.get_websockets_with_tag(RiderKind::TAG) {
+        send_text(&ws, frame);
     }
 }
 
-/// Handles one frame from a rider.
+/// Handles one frame from a rider: the pipeline answers all but `cancel_ride`.
 pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
-    let Some(mut socket) = RiderSocket::of(ws) else {
-        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
-        return;
-    };
-    let Some(inbound) = read_frame::<_, PassengerInbound>(ws, &mut socket, message, now) else { return };
-    let req = inbound.req_id.as_deref();
-    match inbound.message {
-        PassengerInbound::Ping => reply(ws, &RideOutbound::Pong { ts: now }, req),
-        PassengerInbound::RefreshToken { token } => refresh(ride, ws, socket, &token, req, now).await,
-        PassengerInbound::CancelRide { reason } => {
-            let caller = Caller { sub: socket.sub.clone(), role: socket.role, name: None };
-            let cancel = CancelRide { caller, reason, req_id: inbound.req_id.clone() };
+    match pipeline::on_frame::<RiderKind>(ride.env(), ride.state(), ws, message, now).await {
+        Frame::Message { socket, req_id, message: PassengerInbound::CancelRide { reason } } => {
+            let cancel = CancelRide { caller: socket.header.holder(), reason, req_id: req_id.clone() };
             if let Err(err) = ride.cancel(cancel).await {
                 let status = err.status();
-                error(ws, &status.code, &status.message, req);
+                error(ws, &status.code, &status.message, req_id.as_deref());
             }
         }
-    }
-}
-
-async fn refresh(ride: &RideDo, ws: &WebSocket, mut socket: RiderSocket, token: &str, req: Option<&str>, now: i64) {
-    let holder = token_expiry::holder(&socket.sub, socket.role);
-    if let Some(exp_s) = token_expiry::refresh(ride.env(), ride.state(), ws, holder, token, now, req).await {
-        socket.exp_s = exp_s;
-        if let Err(err) = socket.save(ws) {
-            worker::console_error!("saving a refreshed rider token failed: {err}");
+        Frame::Closed(Some(_)) => {
+            if let Ok(Some(record)) = ride.load().await {
+                report_stats(ride, &record.ride.id, now).await;
+            }
         }
+        Frame::Message { .. } | Frame::Done | Frame::Closed(None) => {}
     }
 }

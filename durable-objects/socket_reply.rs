@@ -1,5 +1,6 @@
-//! Small helpers both Durable Objects use on their sockets: replies with
-//! `req_id`, protocol error frames, and reading a frame's text.
+//! Small helpers every socket kind uses: sending text, replies with
+//! `req_id`, protocol error frames, the rate limit's answers, reading a
+//! frame's text.
 
 use serde::Serialize;
 use worker::{WebSocket, WebSocketIncomingMessage};
@@ -18,22 +19,22 @@ pub fn error(ws: &WebSocket, code: &str, message: &str, req_id: Option<&str>) {
     send_text(ws, &error_frame(code, message, req_id));
 }
 
-/// Applies the rate limit to a frame: true when it may be handled. A dropped
-/// frame is answered `rate_limited` (at most once a second); a client that
-/// keeps flooding is told so and closed with 1008.
-pub fn admit(ws: &WebSocket, limiter: &mut RateLimiter, now_ms: i64) -> bool {
+/// Applies the rate limit to a frame: `Some(true)` when it may be handled,
+/// `Some(false)` when it is dropped (answered `rate_limited` at most once a
+/// second), None when the client kept flooding: told so and closed with 1008.
+pub fn admit(ws: &WebSocket, limiter: &mut RateLimiter, now_ms: i64) -> Option<bool> {
     match limiter.admit(now_ms) {
-        Admission::Admit => true,
+        Admission::Admit => Some(true),
         Admission::Drop { warn } => {
             if warn {
                 rate_limited(ws);
             }
-            false
+            Some(false)
         }
         Admission::Close => {
             rate_limited(ws);
             let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
-            false
+            None
         }
     }
 }
@@ -51,19 +52,29 @@ pub fn frame_error(ws: &WebSocket, err: &FrameError) {
     }
 }
 
+/// A frame's text, or what was done instead.
+pub enum FrameText {
+    /// The frame's text.
+    Text(String),
+    /// A binary frame, answered `bad_message`.
+    Refused,
+    /// A binary frame over the size limit: answered and the socket closed.
+    Closed,
+}
+
 /// The text of a frame; binary frames are answered `bad_message` (or closed
-/// when over the size limit) and yield None.
-pub fn frame_text(ws: &WebSocket, message: WebSocketIncomingMessage) -> Option<String> {
+/// when over the size limit).
+pub fn frame_text(ws: &WebSocket, message: WebSocketIncomingMessage) -> FrameText {
     match message {
-        WebSocketIncomingMessage::String(text) => Some(text),
+        WebSocketIncomingMessage::String(text) => FrameText::Text(text),
         WebSocketIncomingMessage::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => {
             error(ws, "message_too_large", "frames must be at most 64 KiB", None);
             let _ = ws.close(Some(CLOSE_TOO_LARGE), Some("message too large"));
-            None
+            FrameText::Closed
         }
         WebSocketIncomingMessage::Binary(_) => {
             error(ws, "bad_message", "frames must be JSON text, not binary", None);
-            None
+            FrameText::Refused
         }
     }
 }
@@ -75,7 +86,8 @@ pub fn socket_id() -> Result<String, AppError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn send_text(ws: &WebSocket, text: &str) {
+/// Sends a text frame; a socket that cannot take it is closing anyway.
+pub fn send_text(ws: &WebSocket, text: &str) {
     if let Err(err) = ws.send_with_str(text) {
         worker::console_error!("send on a socket failed: {err}");
     }

@@ -7,16 +7,10 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, ScheduledTime, State, WebSocket};
 
 use crate::auth;
-use crate::core::identity::{Caller, Role};
+use crate::core::identity::Caller;
 use crate::core::protocol::{to_frame, DriverOutbound};
 use crate::core::socket_rules::{refresh_allowed, token_deadline_ms, token_expired, CLOSE_TOKEN_EXPIRED};
 use crate::error::AppError;
-
-/// The `exp_s` of a socket's attachment, whatever kind of socket it is.
-fn exp_s(ws: &worker::WebSocket) -> Option<i64> {
-    let json = ws.deserialize_attachment::<String>().ok()??;
-    serde_json::from_str::<serde_json::Value>(&json).ok()?.get("exp_s")?.as_i64()
-}
 
 /// Makes sure the alarm rings no later than `at_ms`.
 pub async fn wake_by(state: &State, at_ms: i64) -> Result<(), AppError> {
@@ -73,11 +67,6 @@ pub async fn refresh(
     Some(verified.expires_at_s)
 }
 
-/// A socket holder as a caller, for [`refresh`].
-pub fn holder(sub: &str, role: Role) -> Caller {
-    Caller { sub: sub.to_string(), role, name: None }
-}
-
 /// Closes every socket whose token has expired; returns the next expiry (ms).
 pub async fn close_expired(state: &State, now_ms: i64) -> Option<i64> {
     close_expired_sockets(state, now_ms).await.1
@@ -90,8 +79,8 @@ pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket
     let mut next: Option<i64> = None;
     let mut closed = Vec::new();
     // A socket already closing is not closed again (nor reported twice).
-    for ws in state.get_websockets().into_iter().filter(super::attachment::is_open) {
-        let Some(exp) = exp_s(&ws) else { continue };
+    for ws in state.get_websockets().into_iter().filter(super::socket_pipeline::is_open) {
+        let Some(exp) = exp_s_of(&ws) else { continue };
         let exp_ms = token_deadline_ms(exp);
         if token_expired(exp, now_ms) {
             let _ = ws.send_with_str(to_frame(&DriverOutbound::TokenExpired, None));
@@ -107,4 +96,14 @@ pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket
         }
     }
     (closed, next)
+}
+
+/// The token `exp` (seconds) any socket's attachment carries, whatever its kind.
+fn exp_s_of(ws: &WebSocket) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Expiry {
+        exp_s: i64,
+    }
+    let json = ws.deserialize_attachment::<String>().ok()??;
+    serde_json::from_str::<Expiry>(&json).ok().map(|e| e.exp_s)
 }

@@ -1,11 +1,14 @@
 //! The rules every WebSocket obeys, decided without IO or a clock: the
 //! message rate limit, the cap on sockets per `sub`, token expiry and
-//! refresh on a live socket, and the close codes. The heartbeat rule of
-//! driver sockets is in `core::heartbeat`.
+//! refresh on a live socket, the close codes, what every socket's
+//! attachment holds for them ([`SocketHeader`]) and the messages every kind
+//! answers alike ([`SocketMessage`]). The heartbeat rule of driver sockets
+//! is in `core::heartbeat`.
 
 use serde::{Deserialize, Serialize};
 
-use super::identity::Caller;
+use super::identity::{Caller, Role};
+use super::protocol::{DispatcherInbound, DriverInbound, PassengerInbound};
 
 /// Close code: the driver left its region; reconnect where `region_changed` says.
 pub const CLOSE_REGION_CHANGED: u16 = 4000;
@@ -131,6 +134,97 @@ impl RateLimiter {
         let added = elapsed.saturating_mul(RATE_PER_S);
         self.tokens_milli = self.tokens_milli.saturating_add(added).min(BURST * TOKEN);
         self.refilled_at = self.refilled_at.max(now_ms);
+    }
+}
+
+/// What every socket's attachment holds for the socket rules, whatever its
+/// kind (its kind's own facts sit beside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketHeader {
+    /// Unique per socket.
+    pub socket_id: String,
+    /// Whose socket: its token's `sub` (for a driver, its id).
+    pub sub: String,
+    /// Its token's role.
+    pub role: Role,
+    /// The token's `exp`, in seconds; refreshed by `refresh_token`.
+    pub exp_s: i64,
+    /// When the socket opened.
+    pub opened_at: i64,
+    /// The socket's message rate limiter.
+    pub limiter: RateLimiter,
+    /// When the socket last sent a frame (0: none yet), for the heartbeat rule.
+    #[serde(default)]
+    pub heard_at: i64,
+}
+
+impl SocketHeader {
+    /// The header of a socket opened at `now_ms` by `sub` in `role` with a token of `exp_s`.
+    pub fn new(socket_id: String, sub: &str, role: Role, exp_s: i64, now_ms: i64) -> SocketHeader {
+        SocketHeader {
+            socket_id,
+            sub: sub.to_string(),
+            role,
+            exp_s,
+            opened_at: now_ms,
+            limiter: RateLimiter::new(now_ms),
+            heard_at: 0,
+        }
+    }
+
+    /// The socket's holder, as a `refresh_token` must name it again.
+    pub fn holder(&self) -> Caller {
+        Caller { sub: self.sub.clone(), role: self.role, name: None }
+    }
+
+    /// Notes that the socket sent a frame at `now_ms` (whatever became of it).
+    pub fn heard(&mut self, now_ms: i64) {
+        self.heard_at = self.heard_at.max(now_ms);
+    }
+}
+
+/// A message every socket kind answers alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommonMessage<'a> {
+    /// Answered `pong` with the time.
+    Ping,
+    /// A new token for the socket.
+    RefreshToken(&'a str),
+}
+
+/// The inbound messages of a socket kind, of which `ping` and
+/// `refresh_token` are answered the same way on every kind.
+pub trait SocketMessage {
+    /// This message, if it is one every kind answers alike.
+    fn common(&self) -> Option<CommonMessage<'_>>;
+}
+
+impl SocketMessage for DriverInbound {
+    fn common(&self) -> Option<CommonMessage<'_>> {
+        match self {
+            DriverInbound::Ping => Some(CommonMessage::Ping),
+            DriverInbound::RefreshToken { token } => Some(CommonMessage::RefreshToken(token)),
+            _ => None,
+        }
+    }
+}
+
+impl SocketMessage for PassengerInbound {
+    fn common(&self) -> Option<CommonMessage<'_>> {
+        match self {
+            PassengerInbound::Ping => Some(CommonMessage::Ping),
+            PassengerInbound::RefreshToken { token } => Some(CommonMessage::RefreshToken(token)),
+            PassengerInbound::CancelRide { .. } => None,
+        }
+    }
+}
+
+impl SocketMessage for DispatcherInbound {
+    fn common(&self) -> Option<CommonMessage<'_>> {
+        match self {
+            DispatcherInbound::Ping => Some(CommonMessage::Ping),
+            DispatcherInbound::RefreshToken { token } => Some(CommonMessage::RefreshToken(token)),
+        }
     }
 }
 
@@ -342,6 +436,30 @@ mod tests {
         assert!(!token_expired(1_800_000_000, 1_799_999_999_999));
         assert!(token_expired(1_800_000_000, 1_800_000_000_000));
         assert_eq!(token_deadline_ms(i64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn ping_and_refresh_token_are_common_to_every_socket_kind() {
+        let token = "a.b.c".to_string();
+        assert_eq!(DriverInbound::Ping.common(), Some(CommonMessage::Ping));
+        assert_eq!(
+            PassengerInbound::RefreshToken { token: token.clone() }.common(),
+            Some(CommonMessage::RefreshToken("a.b.c"))
+        );
+        assert_eq!(DispatcherInbound::RefreshToken { token }.common(), Some(CommonMessage::RefreshToken("a.b.c")));
+        assert_eq!(DriverInbound::SetAvailable { available: true }.common(), None);
+        assert_eq!(PassengerInbound::CancelRide { reason: None }.common(), None);
+    }
+
+    #[test]
+    fn a_socket_header_is_heard_at_its_latest_frame_and_small() {
+        let mut header = SocketHeader::new("0123456789abcdef".into(), "d1", Role::Driver, 1_800_003_600, T0);
+        assert_eq!(header.heard_at, 0);
+        header.heard(T0 + 5_000);
+        header.heard(T0 + 1_000);
+        assert_eq!(header.heard_at, T0 + 5_000);
+        assert_eq!(header.holder(), caller("d1", Role::Driver));
+        assert!(serde_json::to_string(&header).unwrap().len() < 400);
     }
 
     #[test]

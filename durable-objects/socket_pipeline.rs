@@ -1,0 +1,297 @@
+//! The one pipeline of every hibernatable socket, whatever its kind (driver
+//! and dispatch sockets in a Region DO, ride sockets in a Ride DO):
+//! - open: accepted with its tags, its attachment saved (at most 2 KiB of
+//!   JSON: the [`SocketHeader`] the socket rules need and the kind's own
+//!   facts), the oldest of its `sub`'s sockets beyond five closed with 4002,
+//!   the alarm set for its token's expiry;
+//! - each frame: heard, rate limited, read, parsed; `ping` and
+//!   `refresh_token` are answered here, anything else goes to the kind;
+//! - close: our side closed, its attachment read back.
+//!
+//! Each kind says what it keeps and accepts by implementing [`SocketKind`].
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use worker::{web_sys, Env, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+
+use super::socket_reply::{admit, frame_error, frame_text, reply, FrameText};
+use super::token_expiry;
+use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::protocol::{parse_frame, Validate};
+use crate::core::socket_rules::{
+    sockets_to_evict, CommonMessage, SocketHeader, SocketMessage, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
+};
+use crate::error::AppError;
+
+/// One kind of socket: what its attachment keeps besides the header, the
+/// messages its clients send, and its tags.
+pub trait SocketKind {
+    /// What the kind keeps in each socket's attachment, beside the header.
+    type Facts: Serialize + DeserializeOwned;
+    /// The messages a client may send on it.
+    type Inbound: DeserializeOwned + Validate + SocketMessage;
+    /// Tag of every socket of the kind in its object.
+    const TAG: &'static str;
+    /// Prefix of the tag of one `sub`'s sockets.
+    const SUB_TAG: &'static str;
+}
+
+/// A socket's attachment: the header every kind has and the kind's facts,
+/// side by side in one JSON object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attached<F> {
+    /// What the socket rules need.
+    #[serde(flatten)]
+    pub header: SocketHeader,
+    /// What the kind keeps.
+    #[serde(flatten)]
+    pub facts: F,
+}
+
+impl<F: Serialize + DeserializeOwned> Attached<F> {
+    /// Reads a socket's attachment, if it has one of this shape.
+    pub fn of(ws: &WebSocket) -> Option<Self> {
+        let json = ws.deserialize_attachment::<String>().ok()??;
+        serde_json::from_str(&json).ok()
+    }
+
+    /// Writes the attachment back.
+    pub fn save(&self, ws: &WebSocket) -> Result<(), AppError> {
+        ws.serialize_attachment(serde_json::to_string(self)?)?;
+        Ok(())
+    }
+}
+
+/// The header of any socket's attachment, whatever its kind.
+pub fn header_of(ws: &WebSocket) -> Option<SocketHeader> {
+    let json = ws.deserialize_attachment::<String>().ok()??;
+    serde_json::from_str(&json).ok()
+}
+
+/// Tag of one `sub`'s sockets of kind `K`.
+pub fn sub_tag<K: SocketKind>(sub: &str) -> String {
+    format!("{}{sub}", K::SUB_TAG)
+}
+
+/// Tag of one socket, by its id.
+pub fn socket_tag(socket_id: &str) -> String {
+    format!("socket:{socket_id}")
+}
+
+/// Whether a socket is open: one the server has closed may still be listed
+/// by the runtime until the client answers (a silent client never does).
+pub fn is_open(ws: &WebSocket) -> bool {
+    let raw: &web_sys::WebSocket = ws.as_ref();
+    raw.ready_state() == web_sys::WebSocket::OPEN
+}
+
+/// Whether `ws` is a socket of kind `K`.
+pub fn is_kind<K: SocketKind>(state: &State, ws: &WebSocket) -> bool {
+    state.get_tags(ws).iter().any(|tag| tag == K::TAG)
+}
+
+/// The open sockets of kind `K` (of one `sub`, or all) with their attachments.
+pub fn open_sockets<K: SocketKind>(state: &State, sub: Option<&str>) -> Vec<(WebSocket, Attached<K::Facts>)> {
+    let tag = sub.map_or_else(|| K::TAG.to_string(), sub_tag::<K>);
+    state
+        .get_websockets_with_tag(&tag)
+        .into_iter()
+        .filter(is_open)
+        .filter_map(|ws| Attached::of(&ws).map(|a| (ws, a)))
+        .collect()
+}
+
+/// A socket just opened: the server's end (accepted) and the client's (for
+/// the 101 answer).
+pub struct Opened {
+    /// The server's end, accepted.
+    pub server: WebSocket,
+    /// The client's end, for the 101 answer.
+    pub client: WebSocket,
+}
+
+/// Opens a socket of kind `K` with its attachment: its `sub`'s oldest beyond
+/// five are closed with 4002 (never the new one; their headers are returned)
+/// and the alarm is set for its token's expiry.
+pub async fn open<K: SocketKind>(
+    state: &State,
+    header: SocketHeader,
+    facts: K::Facts,
+) -> Result<(Opened, Vec<SocketHeader>), AppError> {
+    let others = open_sockets::<K>(state, Some(&header.sub));
+    let pair = WebSocketPair::new()?;
+    let tags = [K::TAG.to_string(), sub_tag::<K>(&header.sub), socket_tag(&header.socket_id)];
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    state.accept_websocket_with_tags(&pair.server, &tags);
+    let exp_s = header.exp_s;
+    Attached { header, facts }.save(&pair.server)?;
+    let evicted = evict_oldest(&others);
+    token_expiry::schedule(state, exp_s).await?;
+    Ok((Opened { server: pair.server, client: pair.client }, evicted))
+}
+
+/// Keeps at most five sockets per `sub` once a new one is open: the oldest
+/// of its `others` are closed with 4002. Returns their headers.
+fn evict_oldest<F>(others: &[(WebSocket, Attached<F>)]) -> Vec<SocketHeader> {
+    let open: Vec<(String, i64)> =
+        others.iter().map(|(_, a)| (a.header.socket_id.clone(), a.header.opened_at)).collect();
+    let mut evicted = Vec::new();
+    for id in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB - 1) {
+        if let Some((ws, attached)) = others.iter().find(|(_, a)| a.header.socket_id == id) {
+            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
+            evicted.push(attached.header.clone());
+        }
+    }
+    evicted
+}
+
+/// What became of one client frame.
+pub enum Frame<F, M> {
+    /// A message for the kind to handle, with the socket's attachment as it now is.
+    Message {
+        /// The socket's attachment.
+        socket: Attached<F>,
+        /// The frame's `req_id`, to echo on direct replies.
+        req_id: Option<String>,
+        /// The message.
+        message: M,
+    },
+    /// Nothing left to do: answered here (`ping`, `refresh_token`), dropped or refused.
+    Done,
+    /// The pipeline closed the socket (a flood, a frame too large, its
+    /// attachment lost); its header, when it could be read.
+    Closed(Option<SocketHeader>),
+}
+
+/// Takes one frame of a socket of kind `K` through the pipeline.
+pub async fn on_frame<K: SocketKind>(
+    env: &Env,
+    state: &State,
+    ws: &WebSocket,
+    message: WebSocketIncomingMessage,
+    now_ms: i64,
+) -> Frame<K::Facts, K::Inbound> {
+    let Some(mut socket) = Attached::<K::Facts>::of(ws) else {
+        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
+        return Frame::Closed(None);
+    };
+    // Any frame is heard, even one dropped or refused below.
+    socket.header.heard(now_ms);
+    let admitted = admit(ws, &mut socket.header.limiter, now_ms);
+    if let Err(err) = socket.save(ws) {
+        worker::console_error!("saving a socket's rate limit and heartbeat failed: {err}");
+    }
+    let text = match admitted {
+        Some(true) => frame_text(ws, message),
+        Some(false) => return Frame::Done,
+        None => return Frame::Closed(Some(socket.header)),
+    };
+    let text = match text {
+        FrameText::Text(text) => text,
+        FrameText::Refused => return Frame::Done,
+        FrameText::Closed => return Frame::Closed(Some(socket.header)),
+    };
+    let inbound = match parse_frame::<K::Inbound>(&text) {
+        Ok(inbound) => inbound,
+        Err(err) => {
+            frame_error(ws, &err);
+            return if err.close_code().is_some() { Frame::Closed(Some(socket.header)) } else { Frame::Done };
+        }
+    };
+    let req = inbound.req_id.as_deref();
+    match inbound.message.common() {
+        Some(CommonMessage::Ping) => reply(ws, &Pong { ts: now_ms }, req),
+        Some(CommonMessage::RefreshToken(token)) => {
+            refresh::<K::Facts>(env, state, ws, &socket.header, token, now_ms, req).await
+        }
+        None => return Frame::Message { socket, req_id: inbound.req_id, message: inbound.message },
+    }
+    Frame::Done
+}
+
+/// `pong`, the answer to `ping` on every socket.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "pong")]
+struct Pong {
+    ts: i64,
+}
+
+/// `refresh_token`: a valid token for the same `sub` and role extends the
+/// socket's life; the attachment is read again after the check (other
+/// events may have changed it meanwhile).
+async fn refresh<F: Serialize + DeserializeOwned>(
+    env: &Env,
+    state: &State,
+    ws: &WebSocket,
+    header: &SocketHeader,
+    token: &str,
+    now_ms: i64,
+    req: Option<&str>,
+) {
+    let Some(exp_s) = token_expiry::refresh(env, state, ws, header.holder(), token, now_ms, req).await else {
+        return;
+    };
+    let Some(mut socket) = Attached::<F>::of(ws) else { return };
+    socket.header.exp_s = exp_s;
+    if let Err(err) = socket.save(ws) {
+        worker::console_error!("saving a refreshed token failed: {err}");
+    }
+}
+
+/// A socket closed or failed (the client's close, an error): our side is
+/// closed too. Its header, if it had one.
+pub fn closed(ws: &WebSocket) -> Option<SocketHeader> {
+    let _ = ws.close(Some(1000), Some("closed"));
+    header_of(ws)
+}
+
+/// Seconds between a driver app's heartbeats (`HEARTBEAT_S`), which also
+/// pace the stats leases; the default when the config cannot be read.
+pub fn heartbeat_s(env: &Env) -> u32 {
+    crate::api::config(env).map_or_else(
+        |err| {
+            worker::console_error!("config unreadable, heartbeat at its default: {err}");
+            DEFAULT_HEARTBEAT_S
+        },
+        |config| config.heartbeat_s,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::identity::Role;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Facts {
+        name: String,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct NoFacts {}
+
+    fn header() -> SocketHeader {
+        SocketHeader::new("00ff".into(), "d1", Role::Driver, 1_800_003_600, 1_800_000_000_000)
+    }
+
+    #[test]
+    fn an_attachment_is_one_flat_object_of_header_and_facts() {
+        let attached = Attached { header: header(), facts: Facts { name: "Ann".into() } };
+        let json: serde_json::Value = serde_json::to_value(&attached).unwrap();
+        assert_eq!(json["socket_id"], "00ff");
+        assert_eq!(json["exp_s"], 1_800_003_600);
+        assert_eq!(json["name"], "Ann");
+        let back: Attached<Facts> = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!((back.header, back.facts), (header(), Facts { name: "Ann".into() }));
+        let just_header: SocketHeader = serde_json::from_value(json).unwrap();
+        assert_eq!(just_header, header());
+    }
+
+    #[test]
+    fn a_kind_without_facts_keeps_only_the_header() {
+        let attached = Attached { header: header(), facts: NoFacts {} };
+        let json = serde_json::to_string(&attached).unwrap();
+        let back: Attached<NoFacts> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.header, header());
+    }
+}
