@@ -160,7 +160,8 @@ fn marks_agree(w: &mut World) -> Result<(), Violation> {
             );
             let obs = &mut w.net.obs;
             let cause = obs.mark_causes.get(&(region, driver)).copied();
-            let violation = Violation::new("every region's busy mark agrees with the Driver DO", detail).known_by(cause);
+            let violation =
+                Violation::new("every region's busy mark agrees with the Driver DO", detail).known_by(cause);
             report(&mut obs.known, violation)?;
         }
     }
