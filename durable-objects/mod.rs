@@ -1,18 +1,12 @@
 //! The Durable Object classes: thin shells that feed requests to the core
 //! and carry out what it decides (store, answer, write D1, set the alarm).
 
-mod attachment;
 mod d1_outbox;
 mod driver;
 mod driver_outbox;
 mod region;
-mod region_delivery;
-mod region_dispatch;
-mod region_driver_messages;
-mod region_handoff;
-mod region_heartbeat;
+mod region_effects;
 mod region_sockets;
-mod region_stats;
 mod ride;
 mod ride_dispatch;
 mod ride_effects;

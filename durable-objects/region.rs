@@ -1,41 +1,42 @@
-//! `RegionDo`: one per dispatch region (`region/{h3 cell}`). Holds its
-//! drivers' hibernatable sockets and a spatial index of their positions;
-//! answers candidate and nearby queries; delivers frames from Ride DOs.
+//! `RegionDo`: one per dispatch region (`region/{h3 cell}`), a thin shell
+//! around the region core (src/core/region): decode a call or a socket
+//! event, hand it to `Region::handle`, carry out the effects
+//! (region_effects.rs), feeding the answers of other objects back in. Its
+//! sockets are hibernatable: what must survive lives in their attachments
+//! and in storage, and the core is rebuilt from them after a wake-up.
 
 use std::cell::RefCell;
 
 use worker::{
-    wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair,
+    wasm_bindgen, Date, DurableObject, Env, ListOptions, Request, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage,
 };
 
-use super::attachment::{evict_oldest, read_frame, Attachment};
-use super::region_dispatch::{self, DispatcherKind};
-use super::region_heartbeat::Keepalive;
-use super::region_sockets::{self as sockets, driver_tag, DriverSocket, DRIVER_TAG};
+use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
 use super::socket_pipeline as pipeline;
-use super::socket_reply::{reply, socket_id};
-use crate::core::dispatch::CandidateQuery;
-use crate::core::driver_index::{DriverIndex, Eligibility};
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
-use crate::core::protocol::{DispatchOutbound, DriverInbound, DriverOutbound};
-use crate::core::socket_rules::RateLimiter;
-use crate::driver_rpc::{self, calls, AttachRequest};
+use crate::core::protocol::SnapshotRide;
+use crate::core::region::{Heard, Region, RegionAnswer, RegionInput, RegionSettings};
+use crate::do_call::DoCall;
 use crate::error::AppError;
-use crate::region_rpc::{
-    DeliverBatch, Delivered, DriverConnect, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery,
-    RegionCall, CONNECT_HEADER,
-};
+use crate::region_rpc::{calls, RegionCall};
+
+/// Storage key of the region's cell.
+pub const CELL_KEY: &str = "cell";
+/// Storage key prefix of the region's rides.
+pub const RIDE_PREFIX: &str = "ride:";
+/// `REGION_RES` when the config cannot be read (its default).
+const DEFAULT_REGION_RES: u8 = 5;
+/// Rounds of answers fed back into the core per event, at most.
+const MAX_ROUNDS: usize = 4;
 
 /// The Durable Object of one dispatch region.
 #[worker::durable_object]
 pub struct RegionDo {
     state: State,
     env: Env,
-    /// The spatial index, rebuilt from socket attachments after hibernation.
-    index: RefCell<Option<DriverIndex>>,
-    /// The region's H3 cell, once known (it names the stats row).
-    cell: RefCell<Option<String>>,
+    /// The core, rebuilt from the sockets and storage after a wake-up.
+    core: RefCell<Option<Region>>,
     /// The keepalive the runtime answers for the driver sockets.
     keepalive: Keepalive,
 }
@@ -47,7 +48,7 @@ impl DurableObject for RegionDo {
         let runtime = state._inner();
         let keepalive = Keepalive::install(&runtime);
         let state = State::from(runtime);
-        RegionDo { state, env, index: RefCell::new(None), cell: RefCell::new(None), keepalive }
+        RegionDo { state, env, core: RefCell::new(None), keepalive }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -55,10 +56,10 @@ impl DurableObject for RegionDo {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        if pipeline::is_kind::<DispatcherKind>(&self.state, &ws) {
-            region_dispatch::on_message(self, &ws, message, now_ms()).await;
-        } else {
-            self.on_message(ws, message).await;
+        // The core first: a socket the pipeline closes must be one it knows.
+        self.load_logged().await;
+        if let Some(input) = super::region_sockets::on_frame(self, &ws, message, now_ms()).await {
+            self.run_logged(input).await;
         }
         Ok(())
     }
@@ -73,17 +74,26 @@ impl DurableObject for RegionDo {
         Ok(())
     }
 
+    /// Token expiry (the socket pipeline's), then the core's tick: the
+    /// heartbeat and the stats renewal.
     async fn alarm(&self) -> Result<Response> {
+        self.load_logged().await;
         let now = now_ms();
-        // Driver sockets closed here go offline now: a dead client never answers the close.
         let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now).await;
-        let expired: Vec<DriverSocket> = expired.iter().filter_map(DriverSocket::of).collect();
-        let mut closed: Vec<String> = expired.iter().map(|s| s.socket_id.clone()).collect();
-        for gone in &expired {
-            sockets::gone(self, gone, &closed).await;
+        for ws in &expired {
+            if let Some(input) = self.gone_input(ws) {
+                self.run_logged(input).await;
+            }
         }
-        closed.extend(super::region_heartbeat::close_silent(self, now).await);
-        self.renew_stats(&closed).await;
+        let heard = pipeline::open_sockets::<DriverKind>(&self.state, None)
+            .into_iter()
+            .map(|(ws, socket)| Heard {
+                socket_id: socket.header.socket_id,
+                frame_at: socket.header.heard_at,
+                keepalive_at: self.keepalive.answered_at(&ws),
+            })
+            .collect();
+        self.run_logged(RegionInput::Tick { heard }).await;
         Response::empty()
     }
 }
@@ -92,201 +102,119 @@ impl RegionDo {
     async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
         let call =
             RegionCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such region call".into()))?;
-        match call {
-            RegionCall::ConnectDriver => self.connect_driver(&req).await,
-            RegionCall::ConnectDispatcher => region_dispatch::connect(self, &req, now_ms()).await,
-            RegionCall::DriverFrames => {
-                let delivery: DriverDelivery = serde_json::from_slice(&req.bytes().await?)?;
-                let sockets = super::region_delivery::deliver_driver_frames(&self.state, &delivery)?;
-                let busy = delivery.busy_ride.is_some();
-                let changed = !sockets.is_empty()
-                    && self.with_index(|index| index.get(&delivery.driver_id).is_some_and(|d| d.busy != busy));
-                if changed {
-                    self.with_index(|index| index.set_busy(&delivery.driver_id, busy));
-                    self.report_stats(None).await;
-                }
-                json(&DriverSockets { sockets })
+        let input = match call {
+            RegionCall::ConnectDriver => return super::region_sockets::connect_driver(self, &req, now_ms()).await,
+            RegionCall::ConnectDispatcher => {
+                return super::region_sockets::connect_dispatcher(self, &req, now_ms()).await
             }
-            RegionCall::Candidates => {
-                let query: CandidateQuery = serde_json::from_slice(&req.bytes().await?)?;
-                let radius_m = query.radius_km * 1000.0;
-                let found = self.with_index(|index| {
-                    index.nearest(query.at, radius_m, query.limit as usize, Eligibility::OfferableOnly, &query.exclude)
-                });
-                json(&found)
-            }
-            RegionCall::Nearby => {
-                let query: NearbyQuery = serde_json::from_slice(&req.bytes().await?)?;
-                let found = self.with_index(|index| {
-                    index.nearest(query.at, query.radius_m, query.limit as usize, Eligibility::Any, &[])
-                });
-                let named: Vec<NearbyDriver> = found
-                    .into_iter()
-                    .map(|candidate| {
-                        let name = sockets::sockets_of(&self.state, &candidate.driver_id)
-                            .into_iter()
-                            .next()
-                            .map_or_else(|| candidate.driver_id.clone(), |(_, s)| s.name);
-                        NearbyDriver { candidate, name }
-                    })
-                    .collect();
-                json(&named)
-            }
-            RegionCall::Driver => {
-                let lookup: DriverLookup = serde_json::from_slice(&req.bytes().await?)?;
-                json(&self.with_index(|index| index.get(&lookup.driver_id).cloned()))
-            }
-            RegionCall::Deliver => {
-                let batch: DeliverBatch = serde_json::from_slice(&req.bytes().await?)?;
-                // Frames first: the feed's storage writes stay off the path to the drivers.
-                let mut marked = false;
-                let taken = super::region_delivery::deliver_offers(
-                    &self.state,
-                    &batch,
-                    |driver_id| self.with_index(|index| index.get(driver_id).is_some_and(|d| d.busy)),
-                    |driver_id, busy| {
-                        self.with_index(|index| index.set_busy(driver_id, busy));
-                        marked = true;
-                    },
-                );
-                for feed in &batch.feed {
-                    region_dispatch::ride_feed(&self.state, feed).await?;
-                }
-                if marked {
-                    self.report_stats(None).await;
-                }
-                json(&Delivered { taken })
-            }
+            RegionCall::DriverFrames => RegionInput::DriverFrames(decode::<calls::DriverFrames>(&mut req).await?),
+            RegionCall::Candidates => RegionInput::Candidates(decode::<calls::Candidates>(&mut req).await?),
+            RegionCall::Nearby => RegionInput::Nearby(decode::<calls::Nearby>(&mut req).await?),
+            RegionCall::Driver => RegionInput::Driver(decode::<calls::Driver>(&mut req).await?),
+            RegionCall::Deliver => RegionInput::Deliver(decode::<calls::Deliver>(&mut req).await?),
+        };
+        match self.run(input).await? {
+            Some(RegionAnswer::Sockets(answer)) => json(&answer),
+            Some(RegionAnswer::Candidates(answer)) => json(&answer),
+            Some(RegionAnswer::Nearby(answer)) => json(&answer),
+            Some(RegionAnswer::Driver(answer)) => json(&answer),
+            Some(RegionAnswer::Delivered(answer)) => json(&answer),
+            None => Err(AppError::Internal("the region answered nothing".into())),
         }
     }
 
-    /// Accepts a driver's socket handed over by the Worker, then asks its
-    /// Driver DO what it is owed (open offers, the active ride) and whether
-    /// it is busy. Until that answer the driver is not offered rides here.
-    async fn connect_driver(&self, req: &Request) -> std::result::Result<Response, AppError> {
-        let header =
-            req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
-        let connect: DriverConnect = serde_json::from_str(&header)?;
-        self.remember_cell(&connect.region).await?;
-        let now = now_ms();
-        let heartbeat_s = self.heartbeat_s();
-        let others = sockets::sockets_of(&self.state, &connect.driver_id);
-        let available = others.first().is_none_or(|(_, s)| s.available);
-        let busy_ride = others.first().and_then(|(_, s)| s.busy_ride.clone());
-        let pair = WebSocketPair::new()?;
-        let tag = driver_tag(&connect.driver_id);
-        self.state.accept_websocket_with_tags(&pair.server, &[DRIVER_TAG, tag.as_str()]);
-        let socket = DriverSocket {
-            socket_id: socket_id()?,
-            driver_id: connect.driver_id.clone(),
-            name: connect.name.clone(),
-            exp_s: connect.exp_s,
-            opened_at: now,
-            location: connect.location,
-            location_at: now,
-            available,
-            busy_ride: busy_ride.clone(),
-            limiter: RateLimiter::new(now),
-            relayed_at: 0,
-            viewing: Vec::new(),
-            heard_at: now,
-        };
-        socket.save(&pair.server)?;
-        evict_oldest(&others);
-        self.with_index(|index| {
-            index.upsert(&connect.driver_id, connect.location, available);
-            // Not offerable until the Driver DO says whether it is busy.
-            index.set_busy(&connect.driver_id, true);
-        });
-        let hello = DriverOutbound::Connected {
-            driver_id: connect.driver_id.clone(),
-            region: connect.region.clone(),
-            heartbeat_s,
-        };
-        reply(&pair.server, &hello, None);
-        let attach = AttachRequest { socket_id: socket.socket_id.clone(), region: connect.region.clone() };
-        let answer = driver_rpc::call::<calls::Attach>(&self.env, &connect.driver_id, attach).await;
-        sockets::attached(self, &pair.server, socket, answer);
-        if others.is_empty() {
-            let online =
-                DispatchOutbound::DriverOnline { driver_id: connect.driver_id.clone(), location: connect.location };
-            region_dispatch::broadcast(&self.state, &online);
-        }
-        super::token_expiry::schedule(&self.state, connect.exp_s).await?;
-        super::region_heartbeat::watch(&self.state, now, heartbeat_s).await;
-        self.report_stats(None).await;
-        Ok(Response::from_websocket(pair.client)?)
-    }
-
-    async fn on_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
-        let Some(mut socket) = DriverSocket::of(&ws) else {
-            sockets::close(&ws, 1011, "socket state lost; reconnect");
-            return;
-        };
-        let now = now_ms();
-        let Some(inbound) = read_frame::<_, DriverInbound>(&ws, &mut socket, message, now) else { return };
-        super::region_driver_messages::handle(self, &ws, socket, inbound.message, inbound.req_id, now).await
-    }
-
-    /// A socket closed or failed: the driver goes offline once its last socket is gone.
+    /// A socket closed or failed: the core hears it is gone, unless the
+    /// server had closed it (it went then).
     async fn on_gone(&self, ws: &WebSocket) {
-        let _ = ws.close(Some(1000), Some("closed"));
-        if pipeline::is_kind::<DispatcherKind>(&self.state, ws) {
-            return self.report_stats(pipeline::header_of(ws).map(|h| h.socket_id).as_deref()).await;
+        // The core first, made while the socket still counts.
+        self.load_logged().await;
+        if pipeline::closed(ws).is_some_and(|header| !header.closed) {
+            if let Some(input) = self.gone_input(ws) {
+                self.run_logged(input).await;
+            }
         }
-        let Some(gone) = DriverSocket::of(ws) else { return };
-        sockets::gone(self, &gone, &[]).await;
-        self.report_stats(Some(&gone.socket_id)).await;
     }
 
-    /// Remembers the region's cell (the first connect tells it).
-    pub(crate) async fn remember_cell(&self, cell: &str) -> std::result::Result<(), AppError> {
-        if self.cell.borrow().is_some() {
+    /// The input saying `ws` is gone, by its kind.
+    pub(crate) fn gone_input(&self, ws: &WebSocket) -> Option<RegionInput> {
+        let socket_id = pipeline::header_of(ws)?.socket_id;
+        if pipeline::is_kind::<DispatcherKind>(&self.state, ws) {
+            Some(RegionInput::DispatcherGone { socket_id })
+        } else {
+            Some(RegionInput::DriverGone { socket_id })
+        }
+    }
+
+    /// Hands `input` to the core and carries out the effects, feeding the
+    /// answers of other objects back in; returns the answer to the caller.
+    pub(crate) async fn run(&self, input: RegionInput) -> std::result::Result<Option<RegionAnswer>, AppError> {
+        self.load().await?;
+        let mut answer = None;
+        let mut inputs = vec![input];
+        for _ in 0..MAX_ROUNDS {
+            let mut effects = Vec::new();
+            for input in inputs.drain(..) {
+                let now = now_ms();
+                let mut slot = self.core.borrow_mut();
+                let core = slot.as_mut().ok_or_else(|| AppError::Internal("region core not loaded".into()))?;
+                effects.extend(core.handle(input, now));
+            }
+            inputs = self.carry_out(effects, &mut answer).await;
+            if inputs.is_empty() {
+                break;
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Like [`Self::run`], for events nobody waits on: a failure is logged.
+    pub(crate) async fn run_logged(&self, input: RegionInput) {
+        if let Err(err) = self.run(input).await {
+            worker::console_error!("region event failed: {err}");
+        }
+    }
+
+    async fn load_logged(&self) {
+        if let Err(err) = self.load().await {
+            worker::console_error!("region state could not be loaded: {err}");
+        }
+    }
+
+    /// Makes the core once: after a wake-up, from storage (the cell, the
+    /// rides) and the open sockets' attachments.
+    pub(crate) async fn load(&self) -> std::result::Result<(), AppError> {
+        if self.core.borrow().is_some() {
             return Ok(());
         }
-        if self.state.storage().get::<String>(CELL_KEY).await?.is_none() {
-            self.state.storage().put(CELL_KEY, cell).await?;
+        let storage = self.state.storage();
+        let cell = storage.get::<String>(CELL_KEY).await?;
+        let mut rides = Vec::new();
+        for value in storage.list_with_options(ListOptions::new().prefix(RIDE_PREFIX)).await?.values() {
+            if let Some(json) = value.map_err(worker::Error::from)?.as_string() {
+                rides.push(serde_json::from_str::<SnapshotRide>(&json)?);
+            }
         }
-        *self.cell.borrow_mut() = Some(cell.to_string());
+        let drivers = pipeline::open_sockets::<DriverKind>(&self.state, None)
+            .into_iter()
+            .map(|(_, socket)| (socket.header, socket.facts))
+            .collect();
+        let dispatchers = pipeline::open_sockets::<DispatcherKind>(&self.state, None)
+            .into_iter()
+            .map(|(_, socket)| socket.header.socket_id)
+            .collect();
+        let region = Region::rebuild(self.settings(), cell, rides, drivers, dispatchers);
+        self.core.borrow_mut().get_or_insert(region);
         Ok(())
     }
 
-    /// The region's H3 cell, once a socket told it.
-    pub(crate) async fn cell(&self) -> Option<String> {
-        if let Some(cell) = self.cell.borrow().clone() {
-            return Some(cell);
+    fn settings(&self) -> RegionSettings {
+        match crate::api::config(&self.env) {
+            Ok(config) => RegionSettings { region_res: config.region_res, heartbeat_s: config.heartbeat_s },
+            Err(err) => {
+                worker::console_error!("config unreadable, region rules at their defaults: {err}");
+                RegionSettings { region_res: DEFAULT_REGION_RES, heartbeat_s: DEFAULT_HEARTBEAT_S }
+            }
         }
-        let stored = self.state.storage().get::<String>(CELL_KEY).await.ok().flatten();
-        self.cell.borrow_mut().clone_from(&stored);
-        stored
-    }
-
-    /// Runs `f` on the index, rebuilding it from the sockets after a wake-up.
-    pub(crate) fn with_index<R>(&self, f: impl FnOnce(&mut DriverIndex) -> R) -> R {
-        let mut slot = self.index.borrow_mut();
-        let index = slot.get_or_insert_with(|| sockets::rebuild_index(&self.state));
-        f(index)
-    }
-
-    /// The deployment's config.
-    pub(crate) fn config(&self) -> std::result::Result<crate::config::Config, AppError> {
-        crate::api::config(&self.env)
-    }
-
-    /// Seconds between a driver app's heartbeats (`HEARTBEAT_S`).
-    pub(crate) fn heartbeat_s(&self) -> u32 {
-        self.config().map_or_else(
-            |err| {
-                worker::console_error!("config unreadable, heartbeat at its default: {err}");
-                DEFAULT_HEARTBEAT_S
-            },
-            |config| config.heartbeat_s,
-        )
-    }
-
-    /// The runtime's keepalive answers.
-    pub(crate) fn keepalive(&self) -> &Keepalive {
-        &self.keepalive
     }
 
     /// The DO's state.
@@ -300,14 +228,15 @@ impl RegionDo {
     }
 }
 
-/// Storage key of the region's cell.
-const CELL_KEY: &str = "cell";
-
-/// The time now (ms).
-pub(crate) fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
+async fn decode<C: DoCall>(req: &mut Request) -> std::result::Result<C::Request, AppError> {
+    Ok(serde_json::from_slice(&req.bytes().await?)?)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> std::result::Result<Response, AppError> {
     Ok(Response::from_json(value)?)
+}
+
+/// The time now (ms).
+pub(crate) fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
 }

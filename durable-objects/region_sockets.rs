@@ -1,174 +1,130 @@
-//! The driver sockets of a Region DO: what each hibernatable socket carries
-//! in its attachment, sending frames, a socket's attach and its going (the
-//! driver offline with its last one), and the index rebuilt from them. What
-//! a driver is owed across its sockets and reconnects is kept by its Driver
-//! DO, not here.
+//! The two socket kinds a Region DO holds, through the one socket pipeline:
+//! driver sockets (their attachment keeps the driver's facts, see
+//! `core::region::DriverFacts`) and dispatch sockets (a dispatcher's
+//! console). Opening one, and each frame, become inputs of the region core.
+//! Also the runtime's keepalive answer for driver sockets.
 
-use std::collections::HashMap;
+use worker::js_sys::{Date, Function, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::worker_sys::{DurableObjectState, WebSocketRequestResponsePair};
+use worker::{Request, Response, WebSocket, WebSocketIncomingMessage};
 
-use serde::{Deserialize, Serialize};
-use worker::{console_error, State, WebSocket};
-
-use super::attachment::{is_open, tagged, Attachment};
 use super::region::RegionDo;
-use super::region_dispatch;
-use crate::core::commitments::AttachAnswer;
-use crate::core::driver_index::DriverIndex;
-use crate::core::geo::LatLng;
-use crate::core::protocol::DispatchOutbound;
-use crate::core::socket_rules::RateLimiter;
-use crate::driver_rpc::{self, calls, DetachRequest};
+use super::socket_pipeline::{self as pipeline, Frame, NoFacts, SocketKind};
+use crate::core::heartbeat::{KEEPALIVE_REQUEST, KEEPALIVE_RESPONSE};
+use crate::core::identity::Role;
+use crate::core::protocol::{DispatcherInbound, DriverInbound};
+use crate::core::region::{DriverFacts, RegionInput};
 use crate::error::AppError;
+use crate::region_rpc::{DispatcherConnect, DriverConnect, CONNECT_HEADER};
 
-/// Tag of every driver socket.
-pub const DRIVER_TAG: &str = "driver";
+/// The driver socket kind.
+pub struct DriverKind;
 
-/// Tag of the sockets of one driver.
-pub fn driver_tag(driver_id: &str) -> String {
-    format!("driver:{driver_id}")
+impl SocketKind for DriverKind {
+    type Facts = DriverFacts;
+    type Inbound = DriverInbound;
+    const TAG: &'static str = "driver";
+    const SUB_TAG: &'static str = "driver:";
 }
 
-/// What a driver socket carries across hibernation (kept small: 2 KiB max).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DriverSocket {
-    /// Unique per socket, to tell a driver's sockets apart.
-    pub socket_id: String,
-    /// The driver's id.
-    pub driver_id: String,
-    /// Display name.
-    pub name: String,
-    /// The token's `exp`, in seconds; refreshed by `refresh_token`.
-    pub exp_s: i64,
-    /// When the socket opened.
-    pub opened_at: i64,
-    /// Last reported position.
-    pub location: LatLng,
-    /// When it was reported.
-    pub location_at: i64,
-    /// Whether the driver takes offers.
-    pub available: bool,
-    /// The driver's active ride, while it has one.
-    pub busy_ride: Option<String>,
-    /// The socket's message rate limiter.
-    pub limiter: RateLimiter,
-    /// When this socket's position was last relayed to its active ride.
-    #[serde(default)]
-    pub relayed_at: i64,
-    /// The offered rides this socket is viewing.
-    #[serde(default)]
-    pub viewing: Vec<String>,
-    /// When the socket last sent a frame (0: none yet), for the heartbeat
-    /// rule; written with the rate limiter, which saves on every frame anyway.
-    #[serde(default)]
-    pub heard_at: i64,
+/// The dispatch socket kind: a dispatcher's console watching the region.
+pub struct DispatcherKind;
+
+impl SocketKind for DispatcherKind {
+    type Facts = NoFacts;
+    type Inbound = DispatcherInbound;
+    const TAG: &'static str = "dispatcher";
+    const SUB_TAG: &'static str = "dispatcher:";
 }
 
-impl Attachment for DriverSocket {
-    fn limiter(&mut self) -> &mut RateLimiter {
-        &mut self.limiter
+/// Accepts a driver's socket handed over by the Worker; the core sends
+/// `connected` and asks its Driver DO what it is owed before offering it
+/// anything (answered before the socket goes back to the Worker).
+pub async fn connect_driver(region: &RegionDo, req: &Request, now: i64) -> Result<Response, AppError> {
+    let connect: DriverConnect = pipeline::identity(req, CONNECT_HEADER)?;
+    region.load().await?;
+    let facts = DriverFacts::new(&connect.name, connect.location, now);
+    let holder = (connect.driver_id.as_str(), Role::Driver);
+    let opened = pipeline::open::<DriverKind>(region.state(), holder, connect.exp_s, now, facts).await?;
+    let (socket_id, evicted) = (opened.socket_id, opened.evicted);
+    let DriverConnect { driver_id, name, location, region: cell, .. } = connect;
+    region.run(RegionInput::DriverOpened { socket_id, driver_id, name, location, cell, evicted }).await?;
+    Ok(Response::from_websocket(opened.client)?)
+}
+
+/// Accepts a dispatcher's socket; the core sends the region's snapshot.
+pub async fn connect_dispatcher(region: &RegionDo, req: &Request, now: i64) -> Result<Response, AppError> {
+    let connect: DispatcherConnect = pipeline::identity(req, CONNECT_HEADER)?;
+    region.load().await?;
+    let holder = (connect.sub.as_str(), Role::Dispatcher);
+    let opened = pipeline::open::<DispatcherKind>(region.state(), holder, connect.exp_s, now, NoFacts {}).await?;
+    region.run(RegionInput::DispatcherOpened { socket_id: opened.socket_id, cell: connect.region }).await?;
+    Ok(Response::from_websocket(opened.client)?)
+}
+
+/// One frame through the pipeline: the core's input it makes, if any (a
+/// driver's message, or a socket the pipeline closed).
+pub async fn on_frame(
+    region: &RegionDo,
+    ws: &WebSocket,
+    message: WebSocketIncomingMessage,
+    now: i64,
+) -> Option<RegionInput> {
+    let (env, state) = (region.env(), region.state());
+    if pipeline::is_kind::<DispatcherKind>(state, ws) {
+        return match pipeline::on_frame::<DispatcherKind>(env, state, ws, message, now).await {
+            Frame::Closed(Some(header)) => Some(RegionInput::DispatcherGone { socket_id: header.socket_id }),
+            Frame::Message { .. } | Frame::Done | Frame::Closed(None) => None,
+        };
     }
-
-    fn socket_id(&self) -> &str {
-        &self.socket_id
-    }
-
-    fn opened_at(&self) -> i64 {
-        self.opened_at
-    }
-
-    fn heard(&mut self, now_ms: i64) {
-        self.heard_at = self.heard_at.max(now_ms);
-    }
-}
-
-/// Sends a text frame; a socket that cannot take it is closing anyway.
-pub fn send(ws: &WebSocket, frame: &str) {
-    if let Err(err) = ws.send_with_str(frame) {
-        console_error!("send to a driver socket failed: {err}");
-    }
-}
-
-/// Closes a socket with a code and reason, ignoring a socket already gone.
-pub fn close(ws: &WebSocket, code: u16, reason: &str) {
-    if let Err(err) = ws.close(Some(code), Some(reason)) {
-        console_error!("closing a socket failed: {err}");
-    }
-}
-
-/// The open sockets of one driver with their attachments (not those the
-/// server is closing).
-pub fn sockets_of(state: &State, driver_id: &str) -> Vec<(WebSocket, DriverSocket)> {
-    tagged(state, &driver_tag(driver_id)).into_iter().filter(|(ws, _)| is_open(ws)).collect()
-}
-
-/// Every driver socket of the region that is open (not closing) with its attachment.
-pub fn open_driver_sockets(state: &State) -> Vec<(WebSocket, DriverSocket)> {
-    tagged(state, DRIVER_TAG).into_iter().filter(|(ws, _)| is_open(ws)).collect()
-}
-
-/// The Driver DO's answer to a new socket: the busy mark and the frames
-/// it is owed. Without an answer the socket is closed (1011): the app
-/// reconnects rather than run without its commitments.
-pub fn attached(region: &RegionDo, ws: &WebSocket, mut socket: DriverSocket, answer: Result<AttachAnswer, AppError>) {
-    let answer = match answer {
-        Ok(answer) => answer,
-        Err(err) => {
-            console_error!("driver {} could not attach: {err}", socket.driver_id);
-            close(ws, 1011, "commitments unavailable; reconnect");
-            return;
+    match pipeline::on_frame::<DriverKind>(env, state, ws, message, now).await {
+        Frame::Message { socket, req_id, message } => {
+            Some(RegionInput::DriverMessage { socket_id: socket.header.socket_id, req_id, message })
         }
-    };
-    socket.busy_ride.clone_from(&answer.busy_ride);
-    if let Err(err) = socket.save(ws) {
-        console_error!("saving a driver's busy mark failed: {err}");
-    }
-    region.with_index(|index| index.set_busy(&socket.driver_id, answer.busy_ride.is_some()));
-    for frame in &answer.frames {
-        send(ws, frame);
+        Frame::Closed(Some(header)) => Some(RegionInput::DriverGone { socket_id: header.socket_id }),
+        Frame::Done | Frame::Closed(None) => None,
     }
 }
 
-/// A driver socket is gone (its client closed it, it failed, or the server
-/// closed it): its Driver DO is told, its viewing ends, and the driver goes
-/// offline (index, `driver_offline` to dispatch sockets) once it has no
-/// other open socket here. `closing`: sockets being closed along with it.
-/// The caller reports the region's stats.
-pub async fn gone(region: &RegionDo, gone: &DriverSocket, closing: &[String]) {
-    let detach = DetachRequest { socket_id: gone.socket_id.clone() };
-    if let Err(err) = driver_rpc::call::<calls::Detach>(region.env(), &gone.driver_id, detach).await {
-        console_error!("telling driver {} its socket closed failed: {err}", gone.driver_id);
-    }
-    // Read after the call: a socket may have opened meanwhile.
-    let others: Vec<DriverSocket> = sockets_of(region.state(), &gone.driver_id)
-        .into_iter()
-        .filter(|(_, s)| s.socket_id != gone.socket_id && !closing.contains(&s.socket_id))
-        .map(|(_, s)| s)
-        .collect();
-    for ride_id in gone.viewing.iter().filter(|r| !others.iter().any(|s| s.viewing.contains(r))) {
-        super::region_driver_messages::stop_viewing(region, &gone.driver_id, ride_id).await;
-    }
-    if others.is_empty() && region.with_index(|index| index.remove(&gone.driver_id)).is_some() {
-        let offline = DispatchOutbound::DriverOffline { driver_id: gone.driver_id.clone() };
-        region_dispatch::broadcast(region.state(), &offline);
-    }
+/// The runtime's keepalive answering: `{"type":"heartbeat"}` is answered
+/// `{"type":"heartbeat_ack"}` by the runtime itself, and the time of its
+/// last answer on each socket counts as heard.
+pub struct Keepalive {
+    /// The object's `DurableObjectState`, as JavaScript sees it.
+    runtime: JsValue,
+    /// Its `getWebSocketAutoResponseTimestamp`, which worker 0.8.7 does not bind.
+    answered_at: Option<Function>,
 }
 
-/// The spatial index from the attachments of every open driver socket: the
-/// latest reported position of each driver wins.
-pub fn rebuild_index(state: &State) -> DriverIndex {
-    let mut latest: HashMap<String, DriverSocket> = HashMap::new();
-    for (_, socket) in open_driver_sockets(state) {
-        match latest.get(&socket.driver_id) {
-            Some(known) if known.location_at >= socket.location_at => {}
-            _ => {
-                latest.insert(socket.driver_id.clone(), socket);
+impl Keepalive {
+    /// Installs the auto-response on a new object's state (it holds for the
+    /// object's life, hibernation included). A failure is logged: `ping`
+    /// still keeps sockets open.
+    pub fn install(runtime: &DurableObjectState) -> Keepalive {
+        match WebSocketRequestResponsePair::new(KEEPALIVE_REQUEST, KEEPALIVE_RESPONSE) {
+            Ok(pair) => {
+                if let Err(err) = runtime.set_websocket_auto_response(&pair) {
+                    worker::console_error!("could not install the keepalive auto-response: {err:?}");
+                }
             }
+            Err(err) => worker::console_error!("could not make the keepalive auto-response: {err:?}"),
         }
+        let runtime: JsValue = AsRef::<JsValue>::as_ref(runtime).clone();
+        let answered_at = Reflect::get(&runtime, &JsValue::from_str("getWebSocketAutoResponseTimestamp"))
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        if answered_at.is_none() {
+            worker::console_error!("this runtime has no getWebSocketAutoResponseTimestamp: keepalives will not count");
+        }
+        Keepalive { runtime, answered_at }
     }
-    let mut index = DriverIndex::new();
-    for socket in latest.values() {
-        index.upsert(&socket.driver_id, socket.location, socket.available);
-        index.set_busy(&socket.driver_id, socket.busy_ride.is_some());
+
+    /// When the runtime last answered a keepalive on `ws` (ms), if ever.
+    pub fn answered_at(&self, ws: &WebSocket) -> Option<i64> {
+        let socket: &JsValue = ws.as_ref();
+        let at = self.answered_at.as_ref()?.call1(&self.runtime, socket).ok()?;
+        let ms = at.dyn_into::<Date>().ok()?.get_time();
+        ms.is_finite().then_some(ms as i64)
     }
-    index
 }

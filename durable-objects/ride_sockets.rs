@@ -2,14 +2,14 @@
 //! `connected`, the replay of missed events, live events, and the messages
 //! a rider may send.
 
-use serde::{Deserialize, Serialize};
-use worker::{ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage};
+use worker::{Env, ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
 use super::ride::{RideDo, LOCATION_KEY};
 use super::ride_effects::event_key;
-use super::socket_pipeline::{self as pipeline, heartbeat_s, Frame, SocketKind};
-use super::socket_reply::{error, reply, send_text, socket_id};
+use super::socket_pipeline::{self as pipeline, Frame, NoFacts, SocketKind};
+use super::socket_reply::{error, reply, send_text};
 use super::token_expiry;
+use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::identity::Role;
 use crate::core::protocol::{PassengerInbound, RideOutbound};
 use crate::core::ride_access::can_view;
@@ -22,12 +22,8 @@ use crate::ride_rpc::{CancelRide, RiderConnect, CONNECT_HEADER};
 /// one ride; its attachment is the header alone (the role tells them apart).
 pub struct RiderKind;
 
-/// A rider socket keeps nothing beside the header.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RiderFacts {}
-
 impl SocketKind for RiderKind {
-    type Facts = RiderFacts;
+    type Facts = NoFacts;
     type Inbound = PassengerInbound;
     const TAG: &'static str = "rider";
     const SUB_TAG: &'static str = "sub:";
@@ -35,16 +31,14 @@ impl SocketKind for RiderKind {
 
 /// Accepts a rider's socket: `connected`, then every event after `last_seq`.
 pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
-    let header = req.headers().get(CONNECT_HEADER)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
-    let connect: RiderConnect = serde_json::from_str(&header)?;
+    let connect: RiderConnect = pipeline::identity(req, CONNECT_HEADER)?;
     let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
     if !can_view(&record.ride, &connect.caller, &[]) {
         return Err(AppError::NotFound("no such ride".into()));
     }
     let state = ride.state();
-    let caller = &connect.caller;
-    let header = SocketHeader::new(socket_id()?, &caller.sub, caller.role, connect.exp_s, now);
-    let (opened, _) = pipeline::open::<RiderKind>(state, header, RiderFacts {}).await?;
+    let holder = (connect.caller.sub.as_str(), connect.caller.role);
+    let opened = pipeline::open::<RiderKind>(state, holder, connect.exp_s, now, NoFacts {}).await?;
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,
@@ -169,4 +163,16 @@ pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomin
         }
         Frame::Message { .. } | Frame::Done | Frame::Closed(None) => {}
     }
+}
+
+/// Seconds between a driver app's heartbeats (`HEARTBEAT_S`), which also
+/// pace the stats leases; the default when the config cannot be read.
+fn heartbeat_s(env: &Env) -> u32 {
+    crate::api::config(env).map_or_else(
+        |err| {
+            worker::console_error!("config unreadable, heartbeat at its default: {err}");
+            DEFAULT_HEARTBEAT_S
+        },
+        |config| config.heartbeat_s,
+    )
 }

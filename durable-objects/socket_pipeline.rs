@@ -1,5 +1,6 @@
 //! The one pipeline of every hibernatable socket, whatever its kind (driver
-//! and dispatch sockets in a Region DO, ride sockets in a Ride DO):
+//! and dispatch sockets in a Region DO, ride sockets in a Ride DO; each
+//! says what it keeps and accepts by implementing [`SocketKind`]):
 //! - open: accepted with its tags, its attachment saved (at most 2 KiB of
 //!   JSON: the [`SocketHeader`] the socket rules need and the kind's own
 //!   facts), the oldest of its `sub`'s sockets beyond five closed with 4002,
@@ -7,16 +8,14 @@
 //! - each frame: heard, rate limited, read, parsed; `ping` and
 //!   `refresh_token` are answered here, anything else goes to the kind;
 //! - close: our side closed, its attachment read back.
-//!
-//! Each kind says what it keeps and accepts by implementing [`SocketKind`].
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use worker::{web_sys, Env, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{web_sys, Env, Request, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use super::socket_reply::{admit, frame_error, frame_text, reply, FrameText};
+use super::socket_reply::{admit, close, frame_error, frame_text, reply, socket_id, FrameText};
 use super::token_expiry;
-use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::identity::Role;
 use crate::core::protocol::{parse_frame, Validate};
 use crate::core::socket_rules::{
     sockets_to_evict, CommonMessage, SocketHeader, SocketMessage, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
@@ -35,6 +34,10 @@ pub trait SocketKind {
     /// Prefix of the tag of one `sub`'s sockets.
     const SUB_TAG: &'static str;
 }
+
+/// The facts of a kind that keeps nothing beside the header.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoFacts {}
 
 /// A socket's attachment: the header every kind has and the kind's facts,
 /// side by side in one JSON object.
@@ -62,19 +65,24 @@ impl<F: Serialize + DeserializeOwned> Attached<F> {
     }
 }
 
+/// The verified identity the Worker sent in `header` with a socket it hands over.
+pub fn identity<T: DeserializeOwned>(req: &Request, header: &str) -> Result<T, AppError> {
+    let json = req.headers().get(header)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
+    Ok(serde_json::from_str(&json)?)
+}
+
 /// The header of any socket's attachment, whatever its kind.
 pub fn header_of(ws: &WebSocket) -> Option<SocketHeader> {
-    let json = ws.deserialize_attachment::<String>().ok()??;
-    serde_json::from_str(&json).ok()
+    Attached::<NoFacts>::of(ws).map(|socket| socket.header)
 }
 
 /// Tag of one `sub`'s sockets of kind `K`.
-pub fn sub_tag<K: SocketKind>(sub: &str) -> String {
+fn sub_tag<K: SocketKind>(sub: &str) -> String {
     format!("{}{sub}", K::SUB_TAG)
 }
 
 /// Tag of one socket, by its id.
-pub fn socket_tag(socket_id: &str) -> String {
+fn socket_tag(socket_id: &str) -> String {
     format!("socket:{socket_id}")
 }
 
@@ -90,57 +98,67 @@ pub fn is_kind<K: SocketKind>(state: &State, ws: &WebSocket) -> bool {
     state.get_tags(ws).iter().any(|tag| tag == K::TAG)
 }
 
-/// The open sockets of kind `K` (of one `sub`, or all) with their attachments.
+/// The sockets of kind `K` (of one `sub`, or all) with their attachments,
+/// but those the server closed: a socket its client is closing counts until
+/// its close event is handled.
 pub fn open_sockets<K: SocketKind>(state: &State, sub: Option<&str>) -> Vec<(WebSocket, Attached<K::Facts>)> {
     let tag = sub.map_or_else(|| K::TAG.to_string(), sub_tag::<K>);
     state
         .get_websockets_with_tag(&tag)
         .into_iter()
-        .filter(is_open)
-        .filter_map(|ws| Attached::of(&ws).map(|a| (ws, a)))
+        .filter_map(|ws| Attached::<K::Facts>::of(&ws).map(|a| (ws, a)))
+        .filter(|(_, a)| !a.header.closed)
         .collect()
 }
 
-/// A socket just opened: the server's end (accepted) and the client's (for
-/// the 101 answer).
+/// The socket with this id, while it is open.
+pub fn socket_by_id(state: &State, socket_id: &str) -> Option<WebSocket> {
+    state.get_websockets_with_tag(&socket_tag(socket_id)).into_iter().find(is_open)
+}
+
+/// A socket just opened.
 pub struct Opened {
     /// The server's end, accepted.
     pub server: WebSocket,
     /// The client's end, for the 101 answer.
     pub client: WebSocket,
+    /// The new socket's id.
+    pub socket_id: String,
+    /// The ids of its `sub`'s sockets closed (4002) to keep five.
+    pub evicted: Vec<String>,
 }
 
-/// Opens a socket of kind `K` with its attachment: its `sub`'s oldest beyond
-/// five are closed with 4002 (never the new one; their headers are returned)
-/// and the alarm is set for its token's expiry.
+/// Opens a socket of kind `K` for `sub` in `role` with a token of `exp_s`
+/// and the kind's `facts`: its `sub`'s oldest beyond five are closed with
+/// 4002 (never the new one) and the alarm is set for its token's expiry.
 pub async fn open<K: SocketKind>(
     state: &State,
-    header: SocketHeader,
+    (sub, role): (&str, Role),
+    exp_s: i64,
+    now_ms: i64,
     facts: K::Facts,
-) -> Result<(Opened, Vec<SocketHeader>), AppError> {
-    let others = open_sockets::<K>(state, Some(&header.sub));
+) -> Result<Opened, AppError> {
+    let header = SocketHeader::new(socket_id()?, sub, role, exp_s, now_ms);
+    let socket_id = header.socket_id.clone();
+    let others = open_sockets::<K>(state, Some(sub));
     let pair = WebSocketPair::new()?;
-    let tags = [K::TAG.to_string(), sub_tag::<K>(&header.sub), socket_tag(&header.socket_id)];
+    let tags = [K::TAG.to_string(), sub_tag::<K>(sub), socket_tag(&socket_id)];
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     state.accept_websocket_with_tags(&pair.server, &tags);
-    let exp_s = header.exp_s;
     Attached { header, facts }.save(&pair.server)?;
     let evicted = evict_oldest(&others);
     token_expiry::schedule(state, exp_s).await?;
-    Ok((Opened { server: pair.server, client: pair.client }, evicted))
+    Ok(Opened { server: pair.server, client: pair.client, socket_id, evicted })
 }
 
 /// Keeps at most five sockets per `sub` once a new one is open: the oldest
-/// of its `others` are closed with 4002. Returns their headers.
-fn evict_oldest<F>(others: &[(WebSocket, Attached<F>)]) -> Vec<SocketHeader> {
+/// of its `others` are closed with 4002. Returns their ids.
+fn evict_oldest<F>(others: &[(WebSocket, Attached<F>)]) -> Vec<String> {
     let open: Vec<(String, i64)> =
         others.iter().map(|(_, a)| (a.header.socket_id.clone(), a.header.opened_at)).collect();
-    let mut evicted = Vec::new();
-    for id in sockets_to_evict(&open, MAX_SOCKETS_PER_SUB - 1) {
-        if let Some((ws, attached)) = others.iter().find(|(_, a)| a.header.socket_id == id) {
-            let _ = ws.close(Some(CLOSE_REPLACED), Some("replaced by a newer connection"));
-            evicted.push(attached.header.clone());
-        }
+    let evicted = sockets_to_evict(&open, MAX_SOCKETS_PER_SUB - 1);
+    for (ws, _) in others.iter().filter(|(_, a)| evicted.contains(&a.header.socket_id)) {
+        close(ws, CLOSE_REPLACED, "replaced by a newer connection");
     }
     evicted
 }
@@ -172,16 +190,20 @@ pub async fn on_frame<K: SocketKind>(
     now_ms: i64,
 ) -> Frame<K::Facts, K::Inbound> {
     let Some(mut socket) = Attached::<K::Facts>::of(ws) else {
-        let _ = ws.close(Some(1011), Some("socket state lost; reconnect"));
+        close(ws, 1011, "socket state lost; reconnect");
         return Frame::Closed(None);
     };
-    // Any frame is heard, even one dropped or refused below.
+    if socket.header.closed {
+        return Frame::Done; // a client still sending after the server closed it
+    }
+    // Any frame is heard, even one dropped or refused below; saved before
+    // a close marks the attachment.
     socket.header.heard(now_ms);
-    let admitted = admit(ws, &mut socket.header.limiter, now_ms);
+    let admission = socket.header.limiter.admit(now_ms);
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a socket's rate limit and heartbeat failed: {err}");
     }
-    let text = match admitted {
+    let text = match admit(ws, admission) {
         Some(true) => frame_text(ws, message),
         Some(false) => return Frame::Done,
         None => return Frame::Closed(Some(socket.header)),
@@ -213,6 +235,7 @@ pub async fn on_frame<K: SocketKind>(
 #[derive(Serialize)]
 #[serde(tag = "type", rename = "pong")]
 struct Pong {
+    /// The server's time.
     ts: i64,
 }
 
@@ -239,59 +262,38 @@ async fn refresh<F: Serialize + DeserializeOwned>(
 }
 
 /// A socket closed or failed (the client's close, an error): our side is
-/// closed too. Its header, if it had one.
+/// closed too. Its header as it was (`closed` if the server had closed it
+/// already), if it had one.
 pub fn closed(ws: &WebSocket) -> Option<SocketHeader> {
-    let _ = ws.close(Some(1000), Some("closed"));
-    header_of(ws)
-}
-
-/// Seconds between a driver app's heartbeats (`HEARTBEAT_S`), which also
-/// pace the stats leases; the default when the config cannot be read.
-pub fn heartbeat_s(env: &Env) -> u32 {
-    crate::api::config(env).map_or_else(
-        |err| {
-            worker::console_error!("config unreadable, heartbeat at its default: {err}");
-            DEFAULT_HEARTBEAT_S
-        },
-        |config| config.heartbeat_s,
-    )
+    let header = header_of(ws);
+    close(ws, 1000, "closed");
+    header
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::identity::Role;
+    use crate::core::geo::LatLng;
+    use crate::core::region::DriverFacts;
 
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
-    struct Facts {
-        name: String,
-    }
-
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
-    struct NoFacts {}
+    const RIDE: &str = "ride_0123456789abcdef0123456789abcdef";
 
     fn header() -> SocketHeader {
-        SocketHeader::new("00ff".into(), "d1", Role::Driver, 1_800_003_600, 1_800_000_000_000)
+        SocketHeader::new("00ff00ff00ff00ff".into(), &"d".repeat(128), Role::Driver, 1_800_003_600, 1_800_000_000_000)
     }
 
     #[test]
-    fn an_attachment_is_one_flat_object_of_header_and_facts() {
-        let attached = Attached { header: header(), facts: Facts { name: "Ann".into() } };
-        let json: serde_json::Value = serde_json::to_value(&attached).unwrap();
-        assert_eq!(json["socket_id"], "00ff");
-        assert_eq!(json["exp_s"], 1_800_003_600);
-        assert_eq!(json["name"], "Ann");
-        let back: Attached<Facts> = serde_json::from_value(json.clone()).unwrap();
-        assert_eq!((back.header, back.facts), (header(), Facts { name: "Ann".into() }));
-        let just_header: SocketHeader = serde_json::from_value(json).unwrap();
-        assert_eq!(just_header, header());
-    }
-
-    #[test]
-    fn a_kind_without_facts_keeps_only_the_header() {
-        let attached = Attached { header: header(), facts: NoFacts {} };
-        let json = serde_json::to_string(&attached).unwrap();
-        let back: Attached<NoFacts> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.header, header());
+    fn an_attachment_is_one_flat_object_of_header_and_facts_well_under_2_kib() {
+        let mut facts = DriverFacts::new(&"n".repeat(100), LatLng { lat: -26.2041, lng: 28.0473 }, 1);
+        facts.busy_ride = Some(RIDE.into());
+        facts.viewing = vec![RIDE.to_string(); 10];
+        let json = serde_json::to_string(&Attached { header: header(), facts: facts.clone() }).unwrap();
+        assert!(json.len() < 1500, "{} bytes", json.len());
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!((value["socket_id"].as_str(), value["viewing"][0].as_str()), (Some("00ff00ff00ff00ff"), Some(RIDE)));
+        let back: Attached<DriverFacts> = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.header, back.facts), (header(), facts));
+        let any: Attached<NoFacts> = serde_json::from_str(&json).unwrap();
+        assert_eq!(any.header, header(), "any attachment's header reads alone");
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use worker::{WebSocket, WebSocketIncomingMessage};
 
 use crate::core::protocol::{error_frame, to_frame, FrameError, MAX_FRAME_BYTES};
-use crate::core::socket_rules::{Admission, RateLimiter, CLOSE_POLICY, CLOSE_TOO_LARGE};
+use crate::core::socket_rules::{Admission, CLOSE_POLICY, CLOSE_TOO_LARGE};
 use crate::error::AppError;
 
 /// Sends `message` with the `req_id` it answers, if any.
@@ -19,11 +19,12 @@ pub fn error(ws: &WebSocket, code: &str, message: &str, req_id: Option<&str>) {
     send_text(ws, &error_frame(code, message, req_id));
 }
 
-/// Applies the rate limit to a frame: `Some(true)` when it may be handled,
-/// `Some(false)` when it is dropped (answered `rate_limited` at most once a
-/// second), None when the client kept flooding: told so and closed with 1008.
-pub fn admit(ws: &WebSocket, limiter: &mut RateLimiter, now_ms: i64) -> Option<bool> {
-    match limiter.admit(now_ms) {
+/// Carries out the rate limit's decision on a frame: `Some(true)` when it
+/// may be handled, `Some(false)` when it is dropped (answered
+/// `rate_limited` at most once a second), None when the client kept
+/// flooding: told so and closed with 1008.
+pub fn admit(ws: &WebSocket, admission: Admission) -> Option<bool> {
+    match admission {
         Admission::Admit => Some(true),
         Admission::Drop { warn } => {
             if warn {
@@ -33,7 +34,7 @@ pub fn admit(ws: &WebSocket, limiter: &mut RateLimiter, now_ms: i64) -> Option<b
         }
         Admission::Close => {
             rate_limited(ws);
-            let _ = ws.close(Some(CLOSE_POLICY), Some("message rate exceeded"));
+            close(ws, CLOSE_POLICY, "message rate exceeded");
             None
         }
     }
@@ -48,7 +49,7 @@ pub fn rate_limited(ws: &WebSocket) {
 pub fn frame_error(ws: &WebSocket, err: &FrameError) {
     send_text(ws, &err.to_frame());
     if let Some(code) = err.close_code() {
-        let _ = ws.close(Some(code), Some("message too large"));
+        close(ws, code, "message too large");
     }
 }
 
@@ -69,13 +70,29 @@ pub fn frame_text(ws: &WebSocket, message: WebSocketIncomingMessage) -> FrameTex
         WebSocketIncomingMessage::String(text) => FrameText::Text(text),
         WebSocketIncomingMessage::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => {
             error(ws, "message_too_large", "frames must be at most 64 KiB", None);
-            let _ = ws.close(Some(CLOSE_TOO_LARGE), Some("message too large"));
+            close(ws, CLOSE_TOO_LARGE, "message too large");
             FrameText::Closed
         }
         WebSocketIncomingMessage::Binary(_) => {
             error(ws, "bad_message", "frames must be JSON text, not binary", None);
             FrameText::Refused
         }
+    }
+}
+
+/// Closes a socket from the server's side, marked `closed` in its
+/// attachment first: its object counts it gone at once, and the close event
+/// of a client that answers later is not taken for a second going.
+pub fn close(ws: &WebSocket, code: u16, reason: &str) {
+    let attachment = ws.deserialize_attachment::<String>().ok().flatten();
+    if let Some(mut value) = attachment.and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok()) {
+        value["closed"] = serde_json::Value::Bool(true);
+        if let Err(err) = ws.serialize_attachment(value.to_string()) {
+            worker::console_error!("marking a socket closed failed: {err}");
+        }
+    }
+    if let Err(err) = ws.close(Some(code), Some(reason)) {
+        worker::console_error!("closing a socket failed: {err}");
     }
 }
 

@@ -80,11 +80,13 @@ pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket
     let mut closed = Vec::new();
     // A socket already closing is not closed again (nor reported twice).
     for ws in state.get_websockets().into_iter().filter(super::socket_pipeline::is_open) {
-        let Some(exp) = exp_s_of(&ws) else { continue };
+        let Some(exp) = super::socket_pipeline::header_of(&ws).filter(|h| !h.closed).map(|h| h.exp_s) else {
+            continue;
+        };
         let exp_ms = token_deadline_ms(exp);
         if token_expired(exp, now_ms) {
             let _ = ws.send_with_str(to_frame(&DriverOutbound::TokenExpired, None));
-            let _ = ws.close(Some(CLOSE_TOKEN_EXPIRED), Some("token expired"));
+            super::socket_reply::close(&ws, CLOSE_TOKEN_EXPIRED, "token expired");
             closed.push(ws);
         } else {
             next = Some(next.map_or(exp_ms, |n| n.min(exp_ms)));
@@ -96,14 +98,4 @@ pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket
         }
     }
     (closed, next)
-}
-
-/// The token `exp` (seconds) any socket's attachment carries, whatever its kind.
-fn exp_s_of(ws: &WebSocket) -> Option<i64> {
-    #[derive(serde::Deserialize)]
-    struct Expiry {
-        exp_s: i64,
-    }
-    let json = ws.deserialize_attachment::<String>().ok()??;
-    serde_json::from_str::<Expiry>(&json).ok().map(|e| e.exp_s)
 }

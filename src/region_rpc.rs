@@ -5,10 +5,15 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Response};
 
+pub use crate::core::region::{
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, FastMark, NearbyDriver,
+    NearbyQuery, RideFeed,
+};
+
 use crate::core::dispatch::CandidateQuery;
-use crate::core::driver_index::Candidate;
-use crate::core::geo::{LatLng, Place};
-use crate::core::ride::RideStatus;
+use crate::core::driver_index::{Candidate, IndexedDriver};
+use crate::core::geo::LatLng;
+use crate::do_call::{DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
 
@@ -22,52 +27,23 @@ pub fn object_name(cell: &str) -> String {
     format!("region/{cell}")
 }
 
-/// A call a Region DO answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegionCall {
-    /// Accept a driver's WebSocket (GET with `Upgrade: websocket`).
-    ConnectDriver,
-    /// The nearest offerable drivers for an offer round.
-    Candidates,
-    /// The nearest drivers, for `GET /v1/drivers/nearby`.
-    Nearby,
-    /// Offers of a round to send to its drivers (the fast path), and the dispatch feed.
-    Deliver,
-    /// One driver's live state, if it is online here.
-    Driver,
-    /// Accept a dispatcher's WebSocket (GET with `Upgrade: websocket`).
-    ConnectDispatcher,
-    /// Frames and the busy mark from a driver's Driver DO, for its sockets here.
-    DriverFrames,
-}
-
-impl RegionCall {
-    const ALL: [RegionCall; 7] = [
-        RegionCall::ConnectDriver,
-        RegionCall::Candidates,
-        RegionCall::Nearby,
-        RegionCall::Deliver,
-        RegionCall::Driver,
-        RegionCall::ConnectDispatcher,
-        RegionCall::DriverFrames,
-    ];
-
-    /// The internal path of the call.
-    pub fn path(self) -> &'static str {
-        match self {
-            RegionCall::ConnectDriver => "/connect/driver",
-            RegionCall::Candidates => "/candidates",
-            RegionCall::Nearby => "/nearby",
-            RegionCall::Deliver => "/deliver",
-            RegionCall::Driver => "/driver",
-            RegionCall::ConnectDispatcher => "/connect/dispatcher",
-            RegionCall::DriverFrames => "/driver-frames",
-        }
-    }
-
-    /// The call an internal path names.
-    pub fn from_path(path: &str) -> Option<RegionCall> {
-        RegionCall::ALL.into_iter().find(|call| call.path() == path)
+crate::do_calls! {
+    /// A call a Region DO answers.
+    pub enum RegionCall {
+        /// Accept a driver's WebSocket (an upgrade, not JSON).
+        ConnectDriver = "/connect/driver", DriverConnect => Done;
+        /// The nearest offerable drivers for an offer round.
+        Candidates = "/candidates", CandidateQuery => Vec<Candidate>;
+        /// The nearest drivers, for `GET /v1/drivers/nearby`.
+        Nearby = "/nearby", NearbyQuery => Vec<NearbyDriver>;
+        /// A ride's frames for its drivers here (the fast path), and the dispatch feed.
+        Deliver = "/deliver", DeliverBatch => Delivered;
+        /// One driver's live state, if it is online here.
+        Driver = "/driver", DriverLookup => Option<IndexedDriver>;
+        /// Accept a dispatcher's WebSocket (an upgrade, not JSON).
+        ConnectDispatcher = "/connect/dispatcher", DispatcherConnect => Done;
+        /// Frames and the busy mark from a driver's Driver DO, for its sockets here.
+        DriverFrames = "/driver-frames", DriverDelivery => DriverSockets;
     }
 }
 
@@ -97,108 +73,9 @@ pub struct DispatcherConnect {
     pub region: String,
 }
 
-/// A ride of the region created or changed, for its dispatch feed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RideFeed {
-    /// The ride.
-    pub ride_id: String,
-    /// Its status now.
-    pub status: RideStatus,
-    /// Where it starts.
-    pub pickup: Place,
-    /// True for the ride's creation (`ride_created`), else a `ride_status`.
-    pub created: bool,
-}
-
-/// Body of [`RegionCall::Nearby`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NearbyQuery {
-    /// Around where.
-    pub at: LatLng,
-    /// How far, in m.
-    pub radius_m: f64,
-    /// How many at most.
-    pub limit: u32,
-}
-
-/// A driver in a nearby answer: the candidate and its display name.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NearbyDriver {
-    /// Position, distance and availability.
-    pub candidate: Candidate,
-    /// Display name.
-    pub name: String,
-}
-
-/// Body of [`RegionCall::Driver`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DriverLookup {
-    /// Whom to look up.
-    pub driver_id: String,
-}
-
-/// One frame for one driver, sent by a ride straight to the region where it
-/// last found the driver (the fast path; the Driver DO gets it too and
-/// delivers it wherever this did not).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Delivery {
-    /// To whom.
-    pub driver_id: String,
-    /// The JSON text.
-    pub frame: String,
-    /// A `ride_offer`: skipped for a driver marked busy here.
-    #[serde(default)]
-    pub offer: bool,
-    /// The busy mark the frame implies (`ride_assigned` marks busy, the
-    /// final `ride_updated` frees), applied before the frame is sent; the
-    /// Driver DO's own marks follow and stay the authority.
-    #[serde(default)]
-    pub mark: Option<FastMark>,
-}
-
-/// A busy mark carried by a ride's frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mark", content = "ride_id", rename_all = "snake_case")]
-pub enum FastMark {
-    /// The driver is now busy with this ride.
-    Busy(String),
-    /// The driver is free, if it was busy with this ride.
-    FreeOf(String),
-}
-
-/// Body of [`RegionCall::Deliver`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeliverBatch {
-    /// Offers to send; a driver marked busy here is skipped.
-    pub deliveries: Vec<Delivery>,
-    /// Rides of this region created or changed, for the dispatch feed.
-    #[serde(default)]
-    pub feed: Vec<RideFeed>,
-}
-
-/// Answer to [`RegionCall::Deliver`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Delivered {
-    /// Per delivery, in order: whether a socket of its driver here took it.
-    pub taken: Vec<bool>,
-}
-
-/// Body of [`RegionCall::DriverFrames`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DriverDelivery {
-    /// The driver.
-    pub driver_id: String,
-    /// JSON texts for every socket of the driver here, in order.
-    pub frames: Vec<String>,
-    /// The driver's active ride (busy), or none (free): the region's mark.
-    pub busy_ride: Option<String>,
-}
-
-/// Answer to [`RegionCall::DriverFrames`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DriverSockets {
-    /// The ids of the driver's sockets here (those that got the frames).
-    pub sockets: Vec<String>,
+/// Sends call `C` to region `cell` and reads its answer.
+pub async fn ask<C: DoCall>(env: &Env, cell: &str, request: &C::Request) -> Result<C::Answer, AppError> {
+    crate::do_call::send::<C>(&stub(env, cell)?, request).await
 }
 
 /// Sends `call` with a JSON `body` to region `cell` and reads the JSON answer.
@@ -233,7 +110,7 @@ pub async fn connect_dispatcher(env: &Env, connect: &DispatcherConnect) -> Resul
 
 /// Asks region `cell` for candidates of an offer round.
 pub async fn candidates(env: &Env, cell: &str, query: &CandidateQuery) -> Result<Vec<Candidate>, AppError> {
-    call(env, cell, RegionCall::Candidates, query).await
+    ask::<calls::Candidates>(env, cell, query).await
 }
 
 fn stub(env: &Env, cell: &str) -> Result<worker::Stub, AppError> {
@@ -245,19 +122,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_region_call_is_found_by_its_path() {
+    fn every_region_call_is_found_by_its_path_and_paths_are_distinct() {
         for call in RegionCall::ALL {
-            // The match makes a new variant a compile error until it is listed here.
-            match call {
-                RegionCall::ConnectDriver
-                | RegionCall::Candidates
-                | RegionCall::Nearby
-                | RegionCall::Deliver
-                | RegionCall::Driver
-                | RegionCall::ConnectDispatcher
-                | RegionCall::DriverFrames => {}
-            }
-            assert_eq!(RegionCall::from_path(call.path()), Some(call));
+            assert_eq!(RegionCall::from_path(call.path()), Some(*call));
         }
+        let mut paths: Vec<_> = RegionCall::ALL.iter().map(|c| c.path()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), RegionCall::ALL.len());
+        assert_eq!(<calls::Deliver as DoCall>::PATH, RegionCall::Deliver.path());
+        assert_eq!(RegionCall::from_path("/nope"), None);
     }
 }

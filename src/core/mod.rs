@@ -20,6 +20,7 @@ pub mod matching;
 pub mod money;
 pub mod protocol;
 pub mod query_params;
+pub mod region;
 pub mod region_cells;
 pub mod ride;
 pub mod ride_access;

@@ -156,6 +156,10 @@ pub struct SocketHeader {
     /// When the socket last sent a frame (0: none yet), for the heartbeat rule.
     #[serde(default)]
     pub heard_at: i64,
+    /// The server closed it: it is gone for its object already (a client
+    /// that answers the close later does not make it go twice).
+    #[serde(default)]
+    pub closed: bool,
 }
 
 impl SocketHeader {
@@ -169,6 +173,7 @@ impl SocketHeader {
             opened_at: now_ms,
             limiter: RateLimiter::new(now_ms),
             heard_at: 0,
+            closed: false,
         }
     }
 

@@ -1,0 +1,232 @@
+//! The region core: the rules of one dispatch region (`region/{h3 cell}`),
+//! decided without IO or a clock. It owns the region's drivers as their
+//! sockets here report them (position, availability, the busy mark, what
+//! each socket views), its spatial index, its dispatch sockets and its
+//! rides for the dispatch feed.
+//!
+//! One input at a time: [`Region::handle`] takes a [`RegionInput`] and the
+//! time and returns the [`RegionEffect`]s the Region DO carries out, in
+//! order. The answers of other objects (a Driver DO's attach, a ride's
+//! answer to a driver's command) come back as new inputs, which check they
+//! are still current (the socket is still open, say).
+//!
+//! What must survive hibernation lives in each driver socket's attachment
+//! ([`DriverFacts`], saved by [`RegionEffect::SaveFacts`]) and in storage
+//! (the cell and the rides); [`Region::rebuild`] makes the core again from
+//! them after a wake-up.
+//!
+//! - [`drivers`]: sockets opening and going, the attach answer, location,
+//!   availability, hand-off, the heartbeat;
+//! - [`commands`]: a driver's commands for a ride and the ride's answers;
+//! - [`feed`]: deliveries, queries, dispatch sockets and rides, stats;
+//! - [`messages`]: the inputs and effects; [`wire`]: the calls' bodies.
+
+mod commands;
+mod drivers;
+mod feed;
+mod messages;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use commands::{RideAnswer, RideCall, RideCommand};
+pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
+pub use wire::{
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, FastMark, NearbyDriver,
+    NearbyQuery, RideFeed,
+};
+
+use super::driver_index::DriverIndex;
+use super::geo::LatLng;
+use super::protocol::SnapshotRide;
+use super::socket_rules::SocketHeader;
+use super::stats::RegionFigures;
+
+/// The deployment's settings a region's rules use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionSettings {
+    /// The H3 resolution of a region (`REGION_RES`).
+    pub region_res: u8,
+    /// Seconds between a driver app's heartbeats (`HEARTBEAT_S`).
+    pub heartbeat_s: u32,
+}
+
+/// What a driver socket keeps in its attachment beside the socket header:
+/// the driver as the region knows it, and what this socket views.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriverFacts {
+    /// Display name.
+    pub name: String,
+    /// Last reported position.
+    pub location: LatLng,
+    /// When it was reported.
+    pub location_at: i64,
+    /// Whether the driver takes offers.
+    pub available: bool,
+    /// The driver's active ride, while it has one.
+    pub busy_ride: Option<String>,
+    /// When this socket's position was last relayed to the active ride.
+    #[serde(default)]
+    pub relayed_at: i64,
+    /// The offered rides this socket is viewing.
+    #[serde(default)]
+    pub viewing: Vec<String>,
+}
+
+impl DriverFacts {
+    /// A new socket's facts, before the region decides them.
+    pub fn new(name: &str, location: LatLng, now_ms: i64) -> DriverFacts {
+        DriverFacts {
+            name: name.to_string(),
+            location,
+            location_at: now_ms,
+            available: true,
+            busy_ride: None,
+            relayed_at: 0,
+            viewing: Vec::new(),
+        }
+    }
+}
+
+/// One driver online here: what its sockets report.
+#[derive(Debug, Clone, PartialEq)]
+struct Driver {
+    name: String,
+    location: LatLng,
+    location_at: i64,
+    available: bool,
+    busy_ride: Option<String>,
+    sockets: BTreeMap<String, Socket>,
+}
+
+/// One driver socket.
+#[derive(Debug, Clone, PartialEq)]
+struct Socket {
+    opened_at: i64,
+    /// Its Driver DO has not answered yet: the driver is offered nothing.
+    attaching: bool,
+    relayed_at: i64,
+    viewing: Vec<String>,
+}
+
+/// The state of one region.
+pub struct Region {
+    settings: RegionSettings,
+    cell: Option<String>,
+    index: DriverIndex,
+    drivers: BTreeMap<String, Driver>,
+    /// Every driver socket's driver.
+    owners: BTreeMap<String, String>,
+    dispatchers: BTreeSet<String>,
+    rides: BTreeMap<String, SnapshotRide>,
+    /// The figures last reported (None: none since the core was made).
+    reported: Option<RegionFigures>,
+    /// When the report is renewed, while it counts anything.
+    renew_at: Option<i64>,
+}
+
+impl Region {
+    /// An empty region.
+    pub fn new(settings: RegionSettings) -> Region {
+        Region {
+            settings,
+            cell: None,
+            index: DriverIndex::new(),
+            drivers: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            dispatchers: BTreeSet::new(),
+            rides: BTreeMap::new(),
+            reported: None,
+            renew_at: None,
+        }
+    }
+
+    /// The region again after a wake-up: its cell and rides from storage,
+    /// its drivers from their open sockets' attachments (the latest
+    /// reported position of each driver wins), its dispatch sockets.
+    pub fn rebuild(
+        settings: RegionSettings,
+        cell: Option<String>,
+        rides: Vec<SnapshotRide>,
+        driver_sockets: Vec<(SocketHeader, DriverFacts)>,
+        dispatchers: Vec<String>,
+    ) -> Region {
+        let mut region = Region::new(settings);
+        region.cell = cell;
+        region.rides = rides.into_iter().map(|ride| (ride.id.clone(), ride)).collect();
+        region.dispatchers = dispatchers.into_iter().collect();
+        for (header, facts) in driver_sockets {
+            region.restore_socket(header, facts);
+        }
+        let ids: Vec<String> = region.drivers.keys().cloned().collect();
+        for id in ids {
+            region.sync_index(&id);
+        }
+        // What it had reported before it slept is what it has: its pending
+        // alarm renews the report (and a restart's first tick corrects it),
+        // so no call waits on a write after a wake-up.
+        region.reported = Some(region.figures());
+        region
+    }
+
+    /// Decides what `input` at `now_ms` does.
+    pub fn handle(&mut self, input: RegionInput, now_ms: i64) -> Vec<RegionEffect> {
+        let mut fx = Vec::new();
+        match input {
+            RegionInput::DriverOpened { socket_id, driver_id, name, location, cell, evicted } => {
+                self.remember_cell(cell, &mut fx);
+                let opened = drivers::Opened { socket_id, driver_id, name, location };
+                self.driver_opened(opened, now_ms, &mut fx);
+                for gone in evicted {
+                    self.socket_gone(&gone, &mut fx);
+                }
+            }
+            RegionInput::Attached { socket_id, answer } => self.attached(&socket_id, answer, &mut fx),
+            RegionInput::DriverGone { socket_id } => self.socket_gone(&socket_id, &mut fx),
+            RegionInput::DispatcherOpened { socket_id, cell } => {
+                self.remember_cell(cell, &mut fx);
+                self.dispatcher_opened(socket_id, &mut fx);
+            }
+            RegionInput::DispatcherGone { socket_id } => {
+                self.dispatchers.remove(&socket_id);
+            }
+            RegionInput::DriverMessage { socket_id, req_id, message } => {
+                self.driver_message(&socket_id, req_id, message, now_ms, &mut fx)
+            }
+            RegionInput::RideAnswered { call, answer } => self.ride_answered(call, answer, &mut fx),
+            RegionInput::DriverFrames(delivery) => self.driver_frames(delivery, &mut fx),
+            RegionInput::Deliver(batch) => self.deliver(batch, &mut fx),
+            RegionInput::Candidates(query) => fx.push(RegionEffect::Answer(self.candidates(&query))),
+            RegionInput::Nearby(query) => fx.push(RegionEffect::Answer(self.nearby(&query))),
+            RegionInput::Driver(lookup) => {
+                let driver = self.index.get(&lookup.driver_id).cloned();
+                fx.push(RegionEffect::Answer(RegionAnswer::Driver(driver)));
+            }
+            RegionInput::Tick { heard } => {
+                self.check_heartbeats(&heard, now_ms, &mut fx);
+                self.renew_report(now_ms, &mut fx);
+            }
+        }
+        self.report_if_changed(now_ms, &mut fx);
+        fx
+    }
+
+    /// The region's cell, once a socket told it.
+    pub fn cell(&self) -> Option<&str> {
+        self.cell.as_deref()
+    }
+
+    /// Whether `socket_id` is a driver socket the region counts.
+    pub fn has_driver_socket(&self, socket_id: &str) -> bool {
+        self.owners.contains_key(socket_id)
+    }
+
+    fn remember_cell(&mut self, cell: String, fx: &mut Vec<RegionEffect>) {
+        if self.cell.is_none() {
+            self.cell = Some(cell.clone());
+            fx.push(RegionEffect::StoreCell(cell));
+        }
+    }
+}
