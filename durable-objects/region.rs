@@ -136,7 +136,7 @@ impl RegionDo {
     }
 
     /// The input saying `ws` is gone, by its kind.
-    pub(crate) fn gone_input(&self, ws: &WebSocket) -> Option<RegionInput> {
+    fn gone_input(&self, ws: &WebSocket) -> Option<RegionInput> {
         let socket_id = pipeline::header_of(ws)?.socket_id;
         if pipeline::is_kind::<DispatcherKind>(&self.state, ws) {
             Some(RegionInput::DispatcherGone { socket_id })

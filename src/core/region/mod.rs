@@ -213,11 +213,6 @@ impl Region {
         fx
     }
 
-    /// The region's cell, once a socket told it.
-    pub fn cell(&self) -> Option<&str> {
-        self.cell.as_deref()
-    }
-
     /// Whether `socket_id` is a driver socket the region counts.
     pub fn has_driver_socket(&self, socket_id: &str) -> bool {
         self.owners.contains_key(socket_id)
