@@ -8,6 +8,7 @@ mod region;
 mod region_effects;
 mod region_sockets;
 mod ride;
+mod ride_accept;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_sockets;

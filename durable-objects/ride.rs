@@ -11,20 +11,13 @@ use worker::{
 
 use super::ride_effects::EffectRunner;
 use crate::config::Config;
-use crate::core::commitments::ClaimAnswer;
-use crate::core::dispatch::ClaimResult;
 use crate::core::protocol::{to_frame, RideOutbound};
-use crate::core::ride::{AssignedDriver, Ride, RideRecord};
+use crate::core::ride::{Ride, RideRecord};
 use crate::core::ride_access::can_view;
 use crate::core::ride_input::{RideInput, RideRefusal, RideReply};
-use crate::db;
 use crate::do_call::{DoCall, Done};
-use crate::driver_rpc::{self, ClaimRequest};
 use crate::error::AppError;
-use crate::ride_rpc::{
-    calls, AcceptAnswer, CancelRide, CreateRide, CreatedRide, DriverPosition, DriverRideCommand, HolderAnswer,
-    LockAnswer, RideCall, ViewRide,
-};
+use crate::ride_rpc::{calls, CancelRide, CreateRide, CreatedRide, DriverPosition, HolderAnswer, RideCall, ViewRide};
 
 /// Storage key of the ride record.
 pub const RIDE_KEY: &str = "ride";
@@ -98,8 +91,8 @@ impl RideDo {
         match call {
             RideCall::Create => self.create(decode::<calls::Create>(&body)?).await,
             RideCall::View => self.view(decode::<calls::View>(&body)?).await,
-            RideCall::Accept => json(200, &self.accept(decode::<calls::Accept>(&body)?).await?),
-            RideCall::Lock => json(200, &self.lock(decode::<calls::Lock>(&body)?).await?),
+            RideCall::Accept => json(200, &super::ride_accept::accept(self, decode::<calls::Accept>(&body)?).await?),
+            RideCall::Lock => json(200, &super::ride_accept::lock(self, decode::<calls::Lock>(&body)?).await?),
             RideCall::Decline => {
                 let cmd = decode::<calls::Decline>(&body)?;
                 self.decide(RideInput::Decline { driver_id: cmd.driver_id }).await?;
@@ -133,24 +126,15 @@ impl RideDo {
     }
 
     /// Like [`Self::apply`], with the core's refusal as a value.
-    async fn try_apply(&self, input: RideInput) -> std::result::Result<Result<RideReply, RideRefusal>, AppError> {
+    pub(crate) async fn try_apply(
+        &self,
+        input: RideInput,
+    ) -> std::result::Result<Result<RideReply, RideRefusal>, AppError> {
         self.load().await?.ok_or_else(no_such_ride)?;
         let settings = self.config()?.dispatch();
         let output = self.change(|record| record.handle(input, &settings, now_ms()))?;
         self.runner().run(output.effects).await?;
         Ok(output.reply)
-    }
-
-    /// `request_lock`: the lock, or why not, as a value.
-    async fn lock(&self, cmd: DriverRideCommand) -> std::result::Result<LockAnswer, AppError> {
-        if self.load().await?.is_none() {
-            return Ok(LockAnswer::NoSuchRide);
-        }
-        Ok(match self.try_apply(RideInput::Lock { driver_id: cmd.driver_id }).await? {
-            Ok(RideReply::Locked(lock)) => LockAnswer::Locked { expires_at: lock.expires_at },
-            Err(RideRefusal::Accept(reason)) => LockAnswer::Refused { reason },
-            Ok(_) | Err(RideRefusal::Step(_)) => return Err(AppError::Internal("a lock answered otherwise".into())),
-        })
     }
 
     /// Like [`Self::apply`], then follows a query to the regions through:
@@ -198,36 +182,6 @@ impl RideDo {
         json(200, &record.ride)
     }
 
-    /// `accept_ride` / `POST /accept`: checked, then the driver's Driver DO
-    /// claims the driver (one active ride each) while its profile is read;
-    /// the answer goes back into the core, which checks the ride again.
-    async fn accept(&self, cmd: DriverRideCommand) -> std::result::Result<AcceptAnswer, AppError> {
-        if self.load().await?.is_none() {
-            return Ok(AcceptAnswer::NoSuchRide);
-        }
-        let driver_id = cmd.driver_id;
-        let token = match self.try_apply(RideInput::Accept { driver_id: driver_id.clone() }).await? {
-            Ok(RideReply::Claim { token }) => token,
-            Ok(_) => return Err(AppError::Internal("an accept was answered without a claim".into())),
-            Err(refusal) => return refused(refusal),
-        };
-        let claim = ClaimRequest { ride_id: self.current()?.ride.id, token };
-        let claimed = driver_rpc::call::<driver_rpc::calls::Claim>(&self.env, &driver_id, claim);
-        let (claim, profile) = futures::future::join(claimed, self.profile_of(&driver_id)).await;
-        let (claim, driver) = match (claim, profile) {
-            (Ok(ClaimAnswer::Claimed), Ok(driver)) => (ClaimResult::Claimed, driver),
-            (Ok(ClaimAnswer::Busy { .. }), Ok(driver)) => (ClaimResult::Busy, driver),
-            (claim, profile) => {
-                self.apply(RideInput::ClaimFailed { driver_id, token }).await?;
-                return Err(claim.err().or(profile.err()).unwrap_or_else(|| AppError::Internal("claim".into())));
-            }
-        };
-        if let Err(refusal) = self.try_apply(RideInput::Claimed { driver, claim, token, req_id: cmd.req_id }).await? {
-            return refused(refusal);
-        }
-        Ok(AcceptAnswer::Accepted { ride: Box::new(self.current()?.ride) })
-    }
-
     /// Cancels the ride for whoever may; strangers are told it does not exist.
     pub(crate) async fn cancel(&self, cmd: CancelRide) -> std::result::Result<Ride, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
@@ -266,22 +220,6 @@ impl RideDo {
             super::token_expiry::wake_by(&self.state, deadline).await?;
         }
         Ok(())
-    }
-
-    /// The driver's profile as the passenger will see it.
-    async fn profile_of(&self, driver_id: &str) -> std::result::Result<AssignedDriver, AppError> {
-        let driver = db::drivers::get(&self.env.d1(db::BINDING)?, driver_id).await?;
-        let driver = driver.ok_or_else(|| AppError::Forbidden {
-            code: "not_offered",
-            message: format!("driver {driver_id} is not registered"),
-        })?;
-        Ok(AssignedDriver {
-            id: driver.id,
-            name: driver.profile.name,
-            phone: driver.profile.phone,
-            vehicle: driver.profile.vehicle,
-            rating: driver.profile.rating,
-        })
     }
 
     /// The record, from memory or storage.
@@ -327,14 +265,6 @@ impl RideDo {
 
     pub(crate) fn env(&self) -> &Env {
         &self.env
-    }
-}
-
-/// An accept's refusal as its answer (a step refusal cannot happen there).
-fn refused(refusal: RideRefusal) -> std::result::Result<AcceptAnswer, AppError> {
-    match refusal {
-        RideRefusal::Accept(reason) => Ok(AcceptAnswer::Refused { reason }),
-        RideRefusal::Step(err) => Err(err.into()),
     }
 }
 
