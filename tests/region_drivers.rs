@@ -292,3 +292,16 @@ fn a_message_on_a_socket_the_region_closed_changes_nothing() {
     gone(&mut region, "s1", T0 + 1);
     assert!(message(&mut region, "s1", r#"{"type":"set_available","available":false}"#, T0 + 2).is_empty());
 }
+
+#[test]
+fn a_second_socket_whose_attach_fails_leaves_the_driver_offerable() {
+    // The simulation's model of the old region shell kept the "busy until attached" mark here.
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    assert_eq!(offerable(&mut region, T0 + 1), ["d1"]);
+    open_at(&mut region, "s2", "d1", east(1.0), T0 + 2);
+    assert!(offerable(&mut region, T0 + 3).is_empty(), "not offerable while s2 waits for its answer");
+    let fx = region.handle(RegionInput::Attached { socket_id: "s2".into(), answer: None }, T0 + 4);
+    assert_eq!(closed(&fx), [("s2".to_string(), 1011)]);
+    assert_eq!(offerable(&mut region, T0 + 5), ["d1"], "its other socket is still attached and free");
+}
