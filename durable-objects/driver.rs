@@ -6,10 +6,11 @@
 use std::cell::RefCell;
 
 use futures::future::join_all;
-use worker::{wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State};
+use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State};
 
+use super::{decode, now_ms};
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
-use crate::do_call::{DoCall, Done};
+use crate::do_call::Done;
 use crate::driver_rpc::{self, Addressed, DriverCall};
 use crate::error::AppError;
 use crate::region_rpc::{self, DriverDelivery, DriverSockets, RegionCall};
@@ -223,14 +224,6 @@ struct Answers {
     attach: Option<AttachAnswer>,
 }
 
-fn decode<C: DoCall>(body: &[u8]) -> std::result::Result<C::Request, AppError> {
-    Ok(serde_json::from_slice(body)?)
-}
-
 fn json<T: serde::Serialize>(value: &T) -> std::result::Result<Response, AppError> {
     Ok(Response::from_json(value)?)
-}
-
-fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
 }

@@ -16,6 +16,16 @@ mod socket_pipeline;
 mod socket_reply;
 mod token_expiry;
 
+/// The current time in ms since the epoch (the one clock of the shells; cores get it passed in).
+pub(crate) fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+/// A call's request decoded from its JSON body, as its declaration types it.
+pub(crate) fn decode<C: crate::do_call::DoCall>(body: &[u8]) -> Result<C::Request, crate::error::AppError> {
+    Ok(serde_json::from_slice(body)?)
+}
+
 pub use driver::DriverDo;
 pub use region::RegionDo;
 pub use ride::RideDo;

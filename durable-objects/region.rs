@@ -8,10 +8,11 @@
 use std::cell::RefCell;
 
 use worker::{
-    wasm_bindgen, Date, DurableObject, Env, ListOptions, Request, Response, Result, State, WebSocket,
+    wasm_bindgen, DurableObject, Env, ListOptions, Request, Response, Result, State, WebSocket,
     WebSocketIncomingMessage,
 };
 
+use super::now_ms;
 use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
 use super::socket_pipeline as pipeline;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
@@ -229,14 +230,9 @@ impl RegionDo {
 }
 
 async fn decode<C: DoCall>(req: &mut Request) -> std::result::Result<C::Request, AppError> {
-    Ok(serde_json::from_slice(&req.bytes().await?)?)
+    super::decode::<C>(&req.bytes().await?)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> std::result::Result<Response, AppError> {
     Ok(Response::from_json(value)?)
-}
-
-/// The time now (ms).
-pub(crate) fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
 }

@@ -5,17 +5,16 @@
 
 use std::cell::RefCell;
 
-use worker::{
-    wasm_bindgen, Date, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-};
+use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use super::ride_effects::EffectRunner;
+use super::{decode, now_ms};
 use crate::config::Config;
 use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{Ride, RideRecord};
 use crate::core::ride_access::can_view;
 use crate::core::ride_input::{RideInput, RideRefusal, RideReply};
-use crate::do_call::{DoCall, Done};
+use crate::do_call::Done;
 use crate::error::AppError;
 use crate::ride_rpc::{calls, CancelRide, CreateRide, CreatedRide, DriverPosition, HolderAnswer, RideCall, ViewRide};
 
@@ -268,16 +267,8 @@ impl RideDo {
     }
 }
 
-fn decode<C: DoCall>(body: &[u8]) -> std::result::Result<C::Request, AppError> {
-    Ok(serde_json::from_slice(body)?)
-}
-
 fn no_such_ride() -> AppError {
     AppError::NotFound("no such ride".into())
-}
-
-pub(crate) fn now_ms() -> i64 {
-    Date::now().as_millis() as i64
 }
 
 fn json<T: serde::Serialize>(status: u16, value: &T) -> std::result::Result<Response, AppError> {

@@ -57,15 +57,15 @@ impl<'a> EffectRunner<'a> {
     /// Persists the record with `effects`' events, D1 changes and frames
     /// owed to drivers in one write, then announces: ride sockets, offers
     /// straight to the regions that found their drivers, every driver frame
-    /// to its Driver DO. Returns whether the core asked for the next round now.
-    pub async fn run(&self, effects: Vec<Effect>) -> Result<bool, AppError> {
+    /// to its Driver DO.
+    pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
         let owed = self.number_driver_frames(&effects)?;
         let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
         let record_json = serde_json::to_string(&record)?;
         if effects.is_empty() && self.ride.stored.borrow().as_deref() == Some(record_json.as_str()) {
             // Nothing changed (a refused or answered query): no write on the path.
-            return Ok(false);
+            return Ok(());
         }
         let mut entries = vec![(RIDE_KEY.to_string(), record_json.clone())];
         let mut changes = Vec::new();
@@ -84,14 +84,13 @@ impl<'a> EffectRunner<'a> {
         // frames owed to drivers are guarded too (a restart during their send must not strand them).
         self.guard(&record).await?;
         if !owed_nothing {
-            let retry_at = super::ride::now_ms() + driver_outbox::RETRY_AFTER_MS;
+            let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
             super::token_expiry::wake_by(self.ride.state(), retry_at).await?;
         }
         outbox.commit(entries, changes).await?;
         *self.ride.stored.borrow_mut() = Some(record_json);
         let mut offers: HashMap<String, DeliverBatch> = HashMap::new();
         let mut wake = None;
-        let mut next_round = false;
         for effect in effects {
             match effect {
                 Effect::Publish(event) => {
@@ -101,7 +100,6 @@ impl<'a> EffectRunner<'a> {
                     }
                 }
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w: i64| w.min(at))),
-                Effect::StartNextRound => next_round = true,
                 _ => {}
             }
         }
@@ -139,9 +137,9 @@ impl<'a> EffectRunner<'a> {
             self.flush_drivers().await;
         }
         if self.write_d1 {
-            outbox.flush_or_retry_at(super::ride::now_ms()).await;
+            outbox.flush_or_retry_at(super::now_ms()).await;
         }
-        Ok(next_round)
+        Ok(())
     }
 
     /// Makes sure the alarm rings by the ride's next deadline. Only storage
@@ -244,7 +242,7 @@ impl<'a> EffectRunner<'a> {
         // Frames committed by an event that ran during the flush are sent by that event itself.
         self.ride.drivers_owed.set(!flushed);
         if !flushed {
-            let retry_at = super::ride::now_ms() + driver_outbox::RETRY_AFTER_MS;
+            let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
             if let Err(err) = super::token_expiry::wake_by(self.ride.state(), retry_at).await {
                 worker::console_error!("could not set the driver frame retry alarm: {err}");
             }
