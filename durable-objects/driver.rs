@@ -59,7 +59,11 @@ impl DriverDo {
             DriverCall::Claim => {
                 let request = decode::<driver_rpc::calls::Claim>(&body)?;
                 let answer = self.run(DriverInput::Claim { ride_id: request.ride_id, token: request.token }).await?;
-                json(&answer.claim.unwrap_or(ClaimAnswer::Claimed))
+                json(
+                    &answer
+                        .claim
+                        .ok_or_else(|| AppError::Internal("the driver core left a claim unanswered".into()))?,
+                )
             }
             DriverCall::Frames => {
                 let request = decode::<driver_rpc::calls::Frames>(&body)?;
@@ -69,7 +73,13 @@ impl DriverDo {
             DriverCall::Attach => {
                 let request = decode::<driver_rpc::calls::Attach>(&body)?;
                 let input = DriverInput::Attach { socket_id: request.socket_id, region: request.region };
-                json(&self.run(input).await?.attach.unwrap_or_default())
+                json(
+                    &self
+                        .run(input)
+                        .await?
+                        .attach
+                        .ok_or_else(|| AppError::Internal("the driver core left an attach unanswered".into()))?,
+                )
             }
             DriverCall::Detach => {
                 let request = decode::<driver_rpc::calls::Detach>(&body)?;
@@ -124,17 +134,16 @@ impl DriverDo {
                 DriverEffect::Persist { wake_at } => self.persist(wake_at).await?,
                 DriverEffect::AnswerClaim(answer) => answers.claim = Some(answer),
                 DriverEffect::AnswerAttach(answer) => answers.attach = Some(answer),
-                DriverEffect::Deliver { region, frames, busy_ride } => deliveries.push((region, frames, busy_ride)),
+                DriverEffect::Deliver { region, frames, mark } => deliveries.push((region, frames, mark)),
                 other => others.push(other),
             }
         }
         let driver_id = self.core.borrow().as_ref().map(|c| c.driver_id.clone()).unwrap_or_default();
-        let delivered = join_all(deliveries.into_iter().map(|(region, frames, busy_ride)| {
+        let delivered = join_all(deliveries.into_iter().map(|(region, frames, mark)| {
             let driver_id = driver_id.clone();
             async move {
                 let ids: Vec<u64> = frames.iter().map(|(id, _)| *id).collect();
-                let delivery =
-                    DriverDelivery { driver_id, frames: frames.into_iter().map(|(_, f)| f).collect(), busy_ride };
+                let delivery = DriverDelivery { driver_id, frames: frames.into_iter().map(|(_, f)| f).collect(), mark };
                 let answer: std::result::Result<DriverSockets, AppError> =
                     region_rpc::call(&self.env, &region, RegionCall::DriverFrames, &delivery).await;
                 match answer {

@@ -42,7 +42,7 @@ pub async fn accept(ride: &RideDo, cmd: DriverRideCommand) -> std::result::Resul
     let claimed = driver_rpc::call::<driver_rpc::calls::Claim>(ride.env(), &driver_id, claim);
     let (claim, profile) = futures::future::join(claimed, profile_of(ride, &driver_id)).await;
     let (claim, driver) = match (claim, profile) {
-        (Ok(ClaimAnswer::Claimed), Ok(driver)) => (ClaimResult::Claimed, driver),
+        (Ok(ClaimAnswer::Claimed { version }), Ok(driver)) => (ClaimResult::Claimed { mark_version: version }, driver),
         (Ok(ClaimAnswer::Busy { .. }), Ok(driver)) => (ClaimResult::Busy, driver),
         (claim, profile) => {
             ride.apply(RideInput::ClaimFailed { driver_id, token }).await?;

@@ -18,7 +18,7 @@ use crate::core::protocol::{to_frame, PassengerEvent};
 use crate::core::region_cells::region_of;
 use crate::core::ride::RideRecord;
 use crate::error::AppError;
-use crate::region_rpc::{self, DeliverBatch, Delivered, Delivery, FastMark, RegionCall, RideFeed};
+use crate::region_rpc::{self, DeliverBatch, Delivered, Delivery, RegionCall, RideFeed};
 
 /// Storage key of event `seq` (zero-padded so keys sort in seq order).
 pub fn event_key(seq: u64) -> String {
@@ -113,12 +113,7 @@ impl<'a> EffectRunner<'a> {
             let slot = match (region, &owed.frame.frame) {
                 (Some(region), Some(frame)) => {
                     let offer = matches!(owed.frame.kind, FrameKind::Offer { .. });
-                    let ride_id = record.ride.id.clone();
-                    let mark = match owed.frame.kind {
-                        FrameKind::Active => Some(FastMark::Busy(ride_id)),
-                        FrameKind::Over => Some(FastMark::FreeOf(ride_id)),
-                        _ => None,
-                    };
+                    let mark = record.fast_mark(&owed.frame.kind);
                     let delivery = Delivery { driver_id: owed.driver_id.clone(), frame: frame.clone(), offer, mark };
                     let batch = offers.entry(region.clone()).or_default();
                     batch.deliveries.push(delivery);

@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn an_attachment_is_one_flat_object_of_header_and_facts_well_under_2_kib() {
         let mut facts = DriverFacts::new(&"n".repeat(100), LatLng { lat: -26.2041, lng: 28.0473 }, 1);
-        facts.busy_ride = Some(RIDE.into());
+        facts.mark = crate::core::busy_mark::BusyMark::new(Some(RIDE.into()), 1);
         facts.viewing = vec![RIDE.to_string(); 10];
         let json = serde_json::to_string(&Attached { header: header(), facts: facts.clone() }).unwrap();
         assert!(json.len() < 1500, "{} bytes", json.len());

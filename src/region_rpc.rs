@@ -6,8 +6,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use worker::{Env, Response};
 
 pub use crate::core::region::{
-    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, FastMark, NearbyDriver,
-    NearbyQuery, RideFeed,
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
 };
 
 use crate::core::dispatch::CandidateQuery;

@@ -61,8 +61,8 @@ fn deliveries(effects: &[DriverEffect]) -> Vec<Delivery> {
     effects
         .iter()
         .filter_map(|e| match e {
-            DriverEffect::Deliver { region, frames, busy_ride } => {
-                Some((region.clone(), frames.clone(), busy_ride.clone()))
+            DriverEffect::Deliver { region, frames, mark } => {
+                Some((region.clone(), frames.clone(), mark.ride_id.clone()))
             }
             _ => None,
         })
@@ -100,7 +100,7 @@ fn ack_all(c: &mut Commitments, effects: &[DriverEffect], now: i64) -> Vec<Drive
 #[test]
 fn a_driver_with_an_active_ride_is_refused_a_second_claim() {
     let mut c = online();
-    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 10)), ClaimAnswer::Claimed);
+    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 10)), ClaimAnswer::Claimed { version: 1 });
     assert_eq!(claim_answer(&c.handle(claim("ride_b"), 11)), ClaimAnswer::Busy { ride_id: "ride_a".into() });
     assert_eq!(c.active_ride(), Some("ride_a"));
 }
@@ -109,7 +109,7 @@ fn a_driver_with_an_active_ride_is_refused_a_second_claim() {
 fn a_repeated_claim_for_the_same_ride_is_granted_again() {
     let mut c = online();
     c.handle(claim("ride_a"), 10);
-    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 12)), ClaimAnswer::Claimed);
+    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 12)), ClaimAnswer::Claimed { version: 1 });
 }
 
 #[test]
@@ -162,7 +162,7 @@ fn the_active_ride_follows_the_driver_and_the_new_region_marks_it_busy() {
     c.handle(frames("ride_a", vec![frame(3, FrameKind::Active, "assigned-a")]), 20);
     c.handle(DriverInput::Detach { socket_id: "s1".into() }, 30);
     let answer = attach_answer(&c.handle(attach("s2", "r2"), 40));
-    assert_eq!(answer.busy_ride.as_deref(), Some("ride_a"));
+    assert_eq!(answer.mark.ride_id.as_deref(), Some("ride_a"));
     assert_eq!(answer.frames, vec!["assigned-a".to_string()]);
 }
 
@@ -290,7 +290,7 @@ fn the_end_of_a_ride_reaches_a_driver_that_was_offline_on_its_next_connect() {
     c.handle(DriverInput::Detach { socket_id: "s1".into() }, 30);
     c.handle(frames("ride_a", vec![frame(2, FrameKind::Over, "cancelled-a")]), 40);
     let answer = attach_answer(&c.handle(attach("s2", "r3"), 1_000));
-    assert_eq!(answer.busy_ride, None);
+    assert_eq!(answer.mark.ride_id, None);
     assert_eq!(answer.frames, vec!["cancelled-a".to_string()]);
     let again = attach_answer(&c.handle(attach("s3", "r3"), 1_001));
     assert!(again.frames.is_empty(), "sent once");
@@ -418,7 +418,7 @@ fn a_driver_with_an_unconfirmed_claim_is_sent_no_offer_on_connect() {
     c.handle(frames("ride_b", vec![offer(1, 60_000, true)]), 0);
     c.handle(claim("ride_a"), 1);
     let answer = attach_answer(&c.handle(attach("s2", "r2"), 2));
-    assert_eq!(answer.busy_ride.as_deref(), Some("ride_a"));
+    assert_eq!(answer.mark.ride_id.as_deref(), Some("ride_a"));
     assert!(answer.frames.is_empty(), "{:?}", answer.frames);
 }
 
@@ -431,4 +431,43 @@ fn something_owed_always_has_an_alarm_even_with_its_delivery_out() {
     // A restart loses the delivery that was out; the alarm sends it again.
     let mut restored: Commitments = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
     assert_eq!(deliveries(&restored.handle(DriverInput::Tick, 5 + RETRY_DELAYS_MS[0])).len(), 1);
+}
+
+#[test]
+fn every_change_of_the_active_ride_is_a_new_mark_version_and_the_claim_answer_carries_it() {
+    let mut c = online();
+    let start = c.mark().version;
+    assert_eq!(claim_answer(&c.handle(claim("ride_a"), 10)), ClaimAnswer::Claimed { version: start + 1 });
+    // Confirming the same ride changes nothing the region shows.
+    c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned-a")]), 11);
+    assert_eq!(c.mark(), ridewire::core::busy_mark::BusyMark::new(Some("ride_a".into()), start + 1));
+    // Its end frees the driver at the next version: the one the ride's final frame carries.
+    c.handle(frames("ride_a", vec![frame(2, FrameKind::Over, "completed-a")]), 12);
+    assert_eq!(c.mark(), ridewire::core::busy_mark::BusyMark::new(None, start + 2));
+    c.handle(claim("ride_b"), 13);
+    c.handle(frames("ride_b", vec![release(1, 1)]), 14);
+    assert_eq!(c.mark().version, start + 4, "a claim released is two changes");
+}
+
+#[test]
+fn deliveries_and_attach_answers_carry_the_current_mark_version() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    let confirmed = c.handle(frames("ride_a", vec![frame(1, FrameKind::Active, "assigned-a")]), 11);
+    let version = c.mark().version;
+    assert!(confirmed.iter().any(|e| matches!(e, DriverEffect::Deliver { mark, .. } if mark.version == version)));
+    assert_eq!(attach_answer(&c.handle(attach("s9", "r9"), 12)).mark.version, version);
+}
+
+#[test]
+fn an_alarm_that_rings_while_a_delivery_is_out_sets_the_next_one() {
+    let mut c = online();
+    c.handle(claim("ride_a"), 10);
+    // The end of the ride owes r1 a free mark; its delivery is out (and will be lost).
+    let over = c.handle(frames("ride_a", vec![frame(1, FrameKind::Over, "completed-a")]), 20);
+    assert_eq!(deliveries(&over).len(), 1);
+    // The alarm rings before any answer: nothing changed, yet the next alarm must be set,
+    // or a restart that loses the delivery leaves the mark owed for ever.
+    let tick = c.handle(DriverInput::Tick, 520);
+    assert!(matches!(tick.first(), Some(DriverEffect::Persist { wake_at: Some(_) })), "{tick:?}");
 }

@@ -244,3 +244,21 @@ fn event_numbers_run_without_gaps() {
     assert_eq!(seqs, [1, 2, 3]);
     assert_eq!(record.last_seq, 3);
 }
+
+#[test]
+fn the_winners_claim_version_numbers_the_busy_mark_its_frames_carry_and_the_end_frees_at_the_next() {
+    use ridewire::core::busy_mark::BusyMark;
+    use ridewire::core::commitments::FrameKind;
+    use ridewire::core::dispatch::ClaimResult;
+    let mut ride = with_round_one(&["d1", "d2"]);
+    let token = ride.claim_sent("d1", T0 + 500);
+    let (won, _) =
+        ride.accept_claimed(profile("d1"), ClaimResult::Claimed { mark_version: 7 }, token, None, T0 + 1_000);
+    assert!(won.is_ok());
+    let id = ride.ride.id.clone();
+    assert_eq!(ride.fast_mark(&FrameKind::Active), Some(BusyMark::new(Some(id), 7)));
+    assert_eq!(ride.fast_mark(&FrameKind::Over), Some(BusyMark::new(None, 8)));
+    assert_eq!(ride.fast_mark(&FrameKind::OfferClosed), None, "other frames mark nothing");
+    // A ride whose claim version is not known (recorded before versions) sends no mark.
+    assert_eq!(accepted_by("d1", &["d1"]).fast_mark(&FrameKind::Active), None);
+}

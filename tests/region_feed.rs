@@ -6,19 +6,21 @@
 mod region_fixtures;
 
 use region_fixtures::*;
+use ridewire::core::busy_mark::BusyMark;
+use ridewire::core::commitments::AttachAnswer;
 use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::geo::Place;
 use ridewire::core::identity::Role;
 use ridewire::core::protocol::SnapshotRide;
 use ridewire::core::region::{
-    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverFacts, DriverSockets, FastMark, NearbyQuery, Region,
-    RegionAnswer, RegionEffect, RegionInput, RideFeed,
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverFacts, DriverSockets, NearbyQuery, Region, RegionAnswer,
+    RegionEffect, RegionInput, RideFeed,
 };
 use ridewire::core::ride::RideStatus;
 use ridewire::core::socket_rules::SocketHeader;
 use ridewire::core::stats::RegionFigures;
 
-fn delivery(driver: &str, frame: &str, offer: bool, mark: Option<FastMark>) -> Delivery {
+fn delivery(driver: &str, frame: &str, offer: bool, mark: Option<BusyMark>) -> Delivery {
     Delivery { driver_id: driver.into(), frame: frame.into(), offer, mark }
 }
 
@@ -77,25 +79,38 @@ fn an_offer_skips_a_driver_marked_busy_here_and_reaches_every_socket_of_a_free_o
 }
 
 #[test]
-fn ride_assigned_marks_the_driver_busy_before_it_is_sent_and_the_final_update_frees_only_that_ride() {
+fn ride_assigned_marks_the_driver_busy_before_it_is_sent_and_the_final_update_frees_it() {
     let mut region = region();
     online(&mut region, "s1", "d1", east(1.0), T0);
-    let fx = deliver(
-        &mut region,
-        vec![delivery("d1", "assigned", false, Some(FastMark::Busy("ride-a".into())))],
-        vec![],
-        T0 + 1,
-    );
+    let fx =
+        deliver(&mut region, vec![delivery("d1", "assigned", false, Some(mark(Some("ride-a"), 2)))], vec![], T0 + 1);
     let save = fx.iter().position(
-        |e| matches!(e, RegionEffect::SaveFacts { facts, .. } if facts.busy_ride.as_deref() == Some("ride-a")),
+        |e| matches!(e, RegionEffect::SaveFacts { facts, .. } if facts.mark.ride_id.as_deref() == Some("ride-a")),
     );
     let send = fx.iter().position(|e| matches!(e, RegionEffect::Send { .. }));
     assert!(save.unwrap() < send.unwrap(), "marked before it is sent");
     assert!(offerable(&mut region, T0 + 2).is_empty());
-    deliver(&mut region, vec![delivery("d1", "other", false, Some(FastMark::FreeOf("ride-b".into())))], vec![], T0 + 3);
-    assert!(offerable(&mut region, T0 + 4).is_empty(), "the end of another ride frees nothing");
-    deliver(&mut region, vec![delivery("d1", "done", false, Some(FastMark::FreeOf("ride-a".into())))], vec![], T0 + 5);
+    deliver(&mut region, vec![delivery("d1", "done", false, Some(mark(None, 3)))], vec![], T0 + 5);
     assert_eq!(offerable(&mut region, T0 + 6), ["d1"]);
+}
+
+#[test]
+fn a_busy_mark_decided_before_the_one_the_region_holds_changes_nothing() {
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    // The ride ended (version 3) before the slow `ride_assigned` (version 2) landed.
+    deliver(&mut region, vec![delivery("d1", "done", false, Some(mark(None, 3)))], vec![], T0 + 1);
+    deliver(&mut region, vec![delivery("d1", "assigned", false, Some(mark(Some("ride-a"), 2)))], vec![], T0 + 2);
+    assert_eq!(offerable(&mut region, T0 + 3), ["d1"], "the older busy mark is not put back");
+    // An attach answer and a Driver DO's delivery decided before that are ignored too.
+    online(&mut region, "s2", "d1", east(1.0), T0 + 4);
+    let old = DriverDelivery { driver_id: "d1".into(), frames: vec![], mark: mark(Some("ride-a"), 2) };
+    region.handle(RegionInput::DriverFrames(old), T0 + 5);
+    assert_eq!(offerable(&mut region, T0 + 6), ["d1"]);
+    // A newer one is taken.
+    let newer = DriverDelivery { driver_id: "d1".into(), frames: vec![], mark: mark(Some("ride-b"), 4) };
+    region.handle(RegionInput::DriverFrames(newer), T0 + 7);
+    assert!(offerable(&mut region, T0 + 8).is_empty());
 }
 
 #[test]
@@ -106,7 +121,7 @@ fn a_driver_dos_frames_carry_its_busy_mark_and_reach_every_socket_in_order() {
     let delivery = DriverDelivery {
         driver_id: "d1".into(),
         frames: vec!["{\"n\":1}".into(), "{\"n\":2}".into()],
-        busy_ride: Some("ride-a".into()),
+        mark: mark(Some("ride-a"), 1),
     };
     let fx = region.handle(RegionInput::DriverFrames(delivery), T0 + 1);
     for socket in ["s1", "s2"] {
@@ -199,7 +214,7 @@ fn socket(
     let header = SocketHeader::new(id.into(), driver, Role::Driver, 1_900_000_000, T0);
     let mut facts = DriverFacts::new(&format!("Driver {driver}"), east(location_at as f64 / 1000.0), location_at);
     facts.available = available;
-    facts.busy_ride = busy.map(str::to_string);
+    facts.mark = mark(busy, if busy.is_some() { 2 } else { 1 });
     (header, facts)
 }
 
@@ -243,4 +258,42 @@ fn after_a_restart_with_no_socket_left_the_first_tick_removes_the_regions_row() 
     let mut region = Region::rebuild(settings(), Some(cell()), vec![], vec![], vec![]);
     let fx = region.handle(RegionInput::Tick { heard: vec![] }, T0);
     assert_eq!(reports(&fx), [RegionFigures::default()]);
+}
+
+#[test]
+fn a_rebuilt_region_keeps_the_newest_busy_mark_any_socket_kept() {
+    let (h1, mut f1) = socket("s1", "d1", 5_000, true, None);
+    f1.mark = mark(Some("ride-a"), 2);
+    let (h2, mut f2) = socket("s2", "d1", 1_000, true, None);
+    f2.mark = mark(None, 3);
+    let mut region = Region::rebuild(settings(), Some(cell()), vec![], vec![(h1, f1), (h2, f2)], vec![]);
+    assert_eq!(offerable(&mut region, T0), ["d1"], "the free mark is newer, though its socket's position is older");
+}
+
+#[test]
+fn an_offer_decided_before_the_driver_took_a_ride_is_dropped_when_it_lands_after() {
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    deliver(&mut region, vec![delivery("d1", "assigned", false, Some(mark(Some("ride-a"), 2)))], vec![], T0 + 1);
+    // The Driver DO sent an offer while the driver was free (version 1); it lands now.
+    let offer = r#"{"type":"ride_offer","ride_id":"ride-b"}"#;
+    let late =
+        DriverDelivery { driver_id: "d1".into(), frames: vec![offer.into(), "{\"n\":1}".into()], mark: mark(None, 1) };
+    let fx = region.handle(RegionInput::DriverFrames(late), T0 + 2);
+    assert_eq!(sent_to(&fx, "s1").len(), 1, "only the frame that is not an offer goes out");
+    assert!(offerable(&mut region, T0 + 3).is_empty());
+    assert_eq!(answer(&fx), RegionAnswer::Sockets(DriverSockets { sockets: vec!["s1".into()] }));
+}
+
+#[test]
+fn a_late_attach_answer_keeps_the_newer_busy_mark_and_sends_no_offer() {
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    open_at(&mut region, "s2", "d1", east(1.0), T0 + 1);
+    deliver(&mut region, vec![delivery("d1", "assigned", false, Some(mark(Some("ride-a"), 2)))], vec![], T0 + 2);
+    let offer = r#"{"type":"ride_offer","ride_id":"ride-b"}"#;
+    let answer = AttachAnswer { mark: mark(None, 1), frames: vec![offer.into()] };
+    let fx = region.handle(RegionInput::Attached { socket_id: "s2".into(), answer: Some(answer) }, T0 + 3);
+    assert!(sent_to(&fx, "s2").is_empty(), "no offer reaches a driver marked busy");
+    assert!(offerable(&mut region, T0 + 4).is_empty(), "the older free mark is not taken");
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::busy_mark::BusyMark;
 use super::geo::LatLng;
 use super::lifecycle::location_relay_due;
 
@@ -70,7 +71,13 @@ pub struct RideFrame {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ClaimAnswer {
     /// The driver is now committed to the ride.
-    Claimed,
+    Claimed {
+        /// The busy mark's version with this ride active: the ride's
+        /// `ride_assigned` marks the driver busy at it (and its end frees
+        /// the driver at the next).
+        #[serde(default)]
+        version: u64,
+    },
     /// The driver has another active ride.
     Busy {
         /// The ride it is committed to.
@@ -81,8 +88,8 @@ pub enum ClaimAnswer {
 /// What a newly opened socket must be sent right after `connected`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AttachAnswer {
-    /// The active ride, while the driver has one (the region marks it busy).
-    pub busy_ride: Option<String>,
+    /// The driver's busy mark (its active ride, while it has one).
+    pub mark: BusyMark,
     /// Open offers, the active ride, and frames kept while it was offline, in order.
     pub frames: Vec<String>,
 }
@@ -116,9 +123,9 @@ pub enum DriverEffect {
     /// Store the commitments and set the alarm to `wake_at`, in one write,
     /// before any call to another object.
     Persist { wake_at: Option<i64> },
-    /// Send `frames` to the driver's sockets in `region` and tell it the
-    /// driver's active ride (busy mark); answer with [`DriverInput::Delivered`].
-    Deliver { region: String, frames: Vec<(u64, String)>, busy_ride: Option<String> },
+    /// Send `frames` to the driver's sockets in `region` and give it the
+    /// driver's busy mark; answer with [`DriverInput::Delivered`].
+    Deliver { region: String, frames: Vec<(u64, String)>, mark: BusyMark },
     /// Relay the driver's position to its active ride.
     Relay { ride_id: String, location: LatLng, heading: Option<f64> },
     /// Give an offer back to its ride: a busy driver takes no offers.
@@ -183,7 +190,7 @@ pub struct InFlight {
     /// The driver's sockets known there when it left.
     pub sockets: Vec<String>,
     /// The busy mark it carries: only the current one settles the region's mark.
-    pub busy_ride: Option<String>,
+    pub mark: BusyMark,
 }
 
 /// How far a ride's frames were applied, so that a retry is applied once.
@@ -219,6 +226,9 @@ pub struct Commitments {
     pub retry_at: Option<i64>,
     /// The next [`OwedFrame::id`].
     pub next_owed_id: u64,
+    /// How many times the active ride has changed: the busy mark's version.
+    #[serde(default)]
+    pub mark_version: u64,
     /// Regions with a delivery in flight (memory only: nothing is in flight after a restart).
     #[serde(skip)]
     pub in_flight: BTreeMap<String, InFlight>,
@@ -231,6 +241,8 @@ impl Commitments {
     /// Applies one input at `now` and returns what the shell must do.
     pub fn handle(&mut self, input: DriverInput, now: i64) -> Vec<DriverEffect> {
         let mut out = Vec::new();
+        // The alarm that rang is gone: a tick always sets the next one.
+        let rang = input == DriverInput::Tick;
         let changed = match input {
             DriverInput::Claim { ride_id, token } => self.claim(ride_id, token, now, &mut out),
             DriverInput::Frames { ride_id, frames } => self.apply_frames(&ride_id, frames, now, &mut out),
@@ -246,7 +258,7 @@ impl Commitments {
             DriverInput::Tick => self.tick(now, &mut out),
         };
         let pruned = self.prune(now);
-        if changed || pruned {
+        if changed || pruned || rang {
             out.insert(0, DriverEffect::Persist { wake_at: self.next_wake(now) });
         }
         self.pump(now, &mut out);
@@ -256,6 +268,20 @@ impl Commitments {
     /// The ride the driver is committed to, if any.
     pub fn active_ride(&self) -> Option<&str> {
         self.active.as_ref().map(|a| a.ride_id.as_str())
+    }
+
+    /// The driver's busy mark as it now is.
+    pub fn mark(&self) -> BusyMark {
+        BusyMark::new(self.active_ride().map(str::to_string), self.mark_version)
+    }
+
+    /// Commits the driver to `active` (or frees it); a change of ride is a new mark version.
+    fn set_active(&mut self, active: Option<ActiveRide>) {
+        let before = self.active_ride().map(str::to_string);
+        self.active = active;
+        if self.active_ride() != before.as_deref() {
+            self.mark_version += 1;
+        }
     }
 
     /// When the alarm must next fire: a claim to check, a delivery to retry
@@ -273,26 +299,26 @@ impl Commitments {
         let answer = match &mut self.active {
             Some(active) if active.ride_id == ride_id => {
                 let added = !active.confirmed && active.tokens.insert(token);
-                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
+                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed { version: self.mark_version }));
                 return added;
             }
             Some(active) => ClaimAnswer::Busy { ride_id: active.ride_id.clone() },
             None => {
-                self.active = Some(ActiveRide {
+                self.set_active(Some(ActiveRide {
                     ride_id,
                     claimed_at: now,
                     confirmed: false,
                     frame: None,
                     check_at: Some(now + CLAIM_CONFIRM_MS),
                     tokens: BTreeSet::from([token]),
-                });
+                }));
                 // Offers owed but not yet sent wait: a committed driver is offered nothing.
                 for offer in self.offers.clone() {
                     self.supersede(&offer.ride_id);
                 }
                 // No mark yet: the regions learn "busy" with `ride_assigned`
                 // once the ride recorded the accept (and from here on confirm).
-                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed));
+                out.push(DriverEffect::AnswerClaim(ClaimAnswer::Claimed { version: self.mark_version }));
                 return true;
             }
         };
@@ -344,7 +370,7 @@ impl Commitments {
             FrameKind::Over => {
                 self.offers.retain(|o| o.ride_id != ride_id);
                 if self.active_ride() == Some(ride_id) {
-                    self.active = None;
+                    self.set_active(None);
                     self.mark_everywhere();
                 }
                 self.supersede(ride_id);
@@ -358,7 +384,7 @@ impl Commitments {
                 };
                 active.tokens.remove(&token);
                 if active.tokens.is_empty() {
-                    self.active = None;
+                    self.set_active(None);
                     self.mark_everywhere();
                 }
             }
@@ -388,14 +414,14 @@ impl Commitments {
             None => {
                 // The ride holds this driver though no claim is known here
                 // (storage restored from before the claim): it is committed.
-                self.active = Some(ActiveRide {
+                self.set_active(Some(ActiveRide {
                     ride_id: ride_id.to_string(),
                     claimed_at: now,
                     confirmed: true,
                     frame: text.clone(),
                     check_at: None,
                     tokens: BTreeSet::new(),
-                });
+                }));
                 self.mark_everywhere();
             }
         }
@@ -427,7 +453,7 @@ impl Commitments {
             }
             !offline
         });
-        let answer = AttachAnswer { busy_ride: self.active.as_ref().map(|a| a.ride_id.clone()), frames };
+        let answer = AttachAnswer { mark: self.mark(), frames };
         out.push(DriverEffect::AnswerAttach(answer));
         true
     }
@@ -457,7 +483,7 @@ impl Commitments {
             return true;
         }
         // A mark that changed while this delivery was out is still owed.
-        if sent.busy_ride.as_deref() == self.active_ride() {
+        if sent.mark == self.mark() {
             self.marks_owed.remove(region);
         }
         for owed in self.owed.iter_mut().filter(|o| ids.contains(&o.id)) {
@@ -492,7 +518,7 @@ impl Commitments {
         if assigned {
             self.confirm(ride_id, None, None, now);
         } else {
-            self.active = None;
+            self.set_active(None);
             self.mark_everywhere();
         }
         true
@@ -575,11 +601,11 @@ impl Commitments {
                 continue;
             }
             let sockets = self.sockets.iter().filter(|(_, r)| **r == region).map(|(id, _)| id.clone()).collect();
-            let busy_ride = self.active.as_ref().map(|a| a.ride_id.clone());
-            self.in_flight.insert(region.clone(), InFlight { sockets, busy_ride: busy_ride.clone() });
+            let mark = self.mark();
+            self.in_flight.insert(region.clone(), InFlight { sockets, mark: mark.clone() });
             let frames =
                 self.owed.iter().filter(|o| o.regions.contains(&region)).map(|o| (o.id, o.frame.clone())).collect();
-            out.push(DriverEffect::Deliver { region, frames, busy_ride });
+            out.push(DriverEffect::Deliver { region, frames, mark });
         }
     }
 }

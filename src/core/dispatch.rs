@@ -71,8 +71,8 @@ pub const LOCK_HOLD_FACTOR: i64 = 2;
 /// What the driver's Driver DO answered to a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimResult {
-    /// The driver is committed to this ride.
-    Claimed,
+    /// The driver is committed to this ride, its busy mark at `mark_version`.
+    Claimed { mark_version: u64 },
     /// The driver has another active ride.
     Busy,
 }
@@ -292,11 +292,14 @@ impl RideRecord {
         now_ms: i64,
     ) -> (Result<(), AcceptFailure>, Vec<Effect>) {
         self.claim_answered(&driver.id, token);
-        if claim == ClaimResult::Busy {
+        let ClaimResult::Claimed { mark_version } = claim else {
             return (Err(AcceptFailure::DriverBusy), Vec::new());
-        }
+        };
         match self.accept(driver.clone(), req_id, now_ms) {
-            Ok(effects) => (Ok(()), effects),
+            Ok(effects) => {
+                self.driver_mark = mark_version;
+                (Ok(()), effects)
+            }
             Err(refusal) => (Err(refusal), self.claim_lost(&driver.id, token)),
         }
     }

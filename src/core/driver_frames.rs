@@ -2,6 +2,7 @@
 //! per ride (so a retried or reordered delivery is applied once, in order)
 //! and tagged with what each does to the driver's commitments.
 
+use super::busy_mark::BusyMark;
 use super::commitments::{FrameKind, RideFrame};
 use super::dispatch::Effect;
 use super::protocol::{to_frame, DriverOutbound};
@@ -34,6 +35,22 @@ pub fn frame_kind(message: &DriverOutbound) -> FrameKind {
 }
 
 impl RideRecord {
+    /// The busy mark a frame of `kind` to the assigned driver carries on the
+    /// fast path, applied by its region before the frame: `ride_assigned`
+    /// and `ride_updated` mark it busy at the claim's version, the final one
+    /// frees it at the next (the Driver DO's release of the ride is that
+    /// change). None when the claim's version is not known.
+    pub fn fast_mark(&self, kind: &FrameKind) -> Option<BusyMark> {
+        if self.driver_mark == 0 {
+            return None;
+        }
+        match kind {
+            FrameKind::Active => Some(BusyMark::new(Some(self.ride.id.clone()), self.driver_mark)),
+            FrameKind::Over => Some(BusyMark::new(None, self.driver_mark + 1)),
+            _ => None,
+        }
+    }
+
     /// The driver frames among `effects`, numbered with the ride's counter
     /// (which is stored with the record, in the same write as the frames).
     pub fn frames_for_drivers(&mut self, effects: &[Effect]) -> Vec<FrameForDriver> {

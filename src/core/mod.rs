@@ -3,6 +3,7 @@
 //! and randomness are passed in, so every rule is tested natively.
 
 pub mod body_limit;
+pub mod busy_mark;
 pub mod commitments;
 pub mod cursor;
 pub mod dispatch;

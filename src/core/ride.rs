@@ -164,6 +164,10 @@ pub struct RideRecord {
     /// How many frames the ride has sent to drivers' Driver DOs (numbers them).
     #[serde(default)]
     pub driver_frames: u64,
+    /// The assigned driver's busy mark version at its claim (0: not known):
+    /// the ride's `ride_assigned` marks it busy at it, its end frees it at the next.
+    #[serde(default)]
+    pub driver_mark: u64,
     /// The query to the regions that is out, if one is.
     #[serde(default)]
     pub round_query: Option<super::rounds::RoundQuery>,
@@ -246,6 +250,7 @@ impl RideRecord {
             lock: None,
             viewers: Default::default(),
             driver_frames: 0,
+            driver_mark: 0,
             round_query: None,
             round_retry_at: None,
             claims_out: Default::default(),

@@ -2,6 +2,7 @@
 //! and readers of the effects it returns.
 #![allow(dead_code)]
 
+use ridewire::core::busy_mark::BusyMark;
 use ridewire::core::commitments::AttachAnswer;
 use ridewire::core::geo::{destination, LatLng};
 use ridewire::core::region::{
@@ -44,6 +45,11 @@ pub fn open_at(region: &mut Region, socket: &str, driver: &str, at: LatLng, now:
     region.handle(input, now)
 }
 
+/// A busy mark: of `ride` (or free) at `version`.
+pub fn mark(ride: Option<&str>, version: u64) -> BusyMark {
+    BusyMark::new(ride.map(str::to_string), version)
+}
+
 /// Opens a socket and answers its attach (free, nothing owed).
 pub fn online(region: &mut Region, socket: &str, driver: &str, at: LatLng, now: i64) -> Vec<RegionEffect> {
     let mut fx = open_at(region, socket, driver, at, now);
@@ -53,8 +59,7 @@ pub fn online(region: &mut Region, socket: &str, driver: &str, at: LatLng, now: 
 
 /// The Driver DO's answer to `socket`'s attach.
 pub fn attach(region: &mut Region, socket: &str, busy: Option<&str>, frames: &[&str], now: i64) -> Vec<RegionEffect> {
-    let answer =
-        AttachAnswer { busy_ride: busy.map(str::to_string), frames: frames.iter().map(|f| f.to_string()).collect() };
+    let answer = AttachAnswer { mark: mark(busy, 1), frames: frames.iter().map(|f| f.to_string()).collect() };
     region.handle(RegionInput::Attached { socket_id: socket.into(), answer: Some(answer) }, now)
 }
 

@@ -177,7 +177,7 @@ fn toggle_available(w: &mut World) {
     let available = app.available;
     let regions: Vec<usize> = app.sockets.values().copied().collect();
     for region in regions {
-        w.regions[region].set_available(driver, available);
+        w.regions[region].set_available(driver, available, &mut w.net);
     }
 }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use ridewire::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
+use ridewire::core::region::DriverDelivery;
 use ridewire::core::ride_input::RideInput;
 
 use super::ride_do::ALARM_RETRY_MS;
@@ -36,7 +37,7 @@ struct Task {
     reply: Reply,
     from_alarm: bool,
     claim: Option<ClaimAnswer>,
-    attach: Option<(AttachAnswer, u64)>,
+    attach: Option<AttachAnswer>,
     rounds: usize,
     pending: usize,
     /// Inputs made of the answers.
@@ -149,13 +150,12 @@ impl DriverDo {
                     }
                 }
                 DriverEffect::AnswerClaim(answer) => task.claim = Some(answer),
-                DriverEffect::AnswerAttach(answer) => task.attach = Some((answer, net.obs.stamp())),
-                DriverEffect::Deliver { region, frames, busy_ride } => {
+                DriverEffect::AnswerAttach(answer) => task.attach = Some(answer),
+                DriverEffect::Deliver { region, frames, mark } => {
                     let (ids, frames): (Vec<u64>, Vec<String>) = frames.into_iter().unzip();
                     let to = Addr::Region(super::region_index(&region));
                     let pending = Pending::Deliver { region, ids };
-                    let stamp = net.obs.stamp();
-                    let request = Request::DriverFrames { driver_id: self.id.clone(), frames, busy_ride, stamp };
+                    let request = Request::DriverFrames(DriverDelivery { driver_id: self.id.clone(), frames, mark });
                     calls.push((net.sched.call(Addr::Driver(self.index), to, request), pending));
                 }
                 DriverEffect::Decline { ride_id } => {
@@ -231,15 +231,13 @@ impl DriverDo {
     fn finish(&mut self, tid: u64, net: &mut Net) {
         let task = self.tasks.remove(&tid).expect("a running task");
         let Some(caller) = task.caller else { return };
+        // driver.rs refuses a call the core left unanswered.
         let response = match task.reply {
-            Reply::Claim => Response::Claim(task.claim.unwrap_or(ClaimAnswer::Claimed)),
-            Reply::Attach => {
-                let (answer, stamp) = task.attach.unwrap_or_default();
-                Response::Attach(answer, stamp)
-            }
-            Reply::Done => Response::Done,
+            Reply::Claim => task.claim.map(Response::Claim),
+            Reply::Attach => task.attach.map(Response::Attach),
+            Reply::Done => Some(Response::Done),
         };
-        net.sched.answer(caller, Ok(response));
+        net.sched.answer(caller, response.ok_or_else(|| "the driver core left the call unanswered".into()));
     }
 
     fn set_alarm(&mut self, at: i64, net: &mut Net) {

@@ -4,45 +4,25 @@
 //! ended, no driver left busy, nothing owed left unsent, every region's busy
 //! mark agrees, every passenger saw the stored log, gap-free, and memory
 //! matches storage).
-//! A broken promise with a known cause is noted and the seed goes on; any
-//! other stops the seed.
+//! A broken promise stops the seed.
 
 use std::collections::BTreeMap;
 
 use ridewire::core::commitments::Commitments;
 use ridewire::core::ride::RideStatus;
 
-use super::findings::Finding;
 use super::world::World;
 
-/// A broken promise, and its known cause if it has one.
+/// A broken promise.
 #[derive(Debug, Clone)]
 pub struct Violation {
     pub invariant: &'static str,
     pub detail: String,
-    pub known: Option<Finding>,
 }
 
 impl Violation {
     pub fn new(invariant: &'static str, detail: String) -> Self {
-        Violation { invariant, detail, known: None }
-    }
-
-    /// The violation, known to come from `finding` if there is one (the first cause named wins).
-    fn known_by(mut self, finding: Option<Finding>) -> Self {
-        self.known = self.known.or(finding);
-        self
-    }
-}
-
-/// Notes a violation of known cause (its first instance) and goes on; any other stops the seed.
-fn report(known: &mut BTreeMap<(Finding, &'static str), Violation>, violation: Violation) -> Result<(), Violation> {
-    match violation.known {
-        Some(finding) => {
-            known.entry((finding, violation.invariant)).or_insert(violation);
-            Ok(())
-        }
-        None => Err(violation),
+        Violation { invariant, detail }
     }
 }
 
@@ -143,26 +123,33 @@ fn nothing_owed_is_left(w: &mut World) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Every socket's saved mark, and the core's index (as it is, and as rebuilt after a wake-up),
+/// agree with the driver's Driver DO.
 fn marks_agree(w: &mut World) -> Result<(), Violation> {
     for region in 0..w.regions.len() {
-        let marks: Vec<(usize, Option<String>)> =
-            w.regions[region].sockets.values().map(|s| (s.driver, s.busy_ride.clone())).collect();
-        for (driver, mark) in marks {
-            let active = w.drivers[driver].current().and_then(|c| c.active_ride().map(String::from));
-            let indexed = w.regions[region].index().get(&super::driver_id(driver)).is_some_and(|d| d.busy);
-            if mark == active && indexed == active.is_some() {
-                continue;
+        let marks: Vec<(String, usize, Option<String>)> = w.regions[region]
+            .sockets
+            .iter()
+            .map(|(id, (header, facts))| (id.clone(), super::driver_index(&header.sub), facts.mark.ride_id.clone()))
+            .collect();
+        for rebuilt in [false, true] {
+            if rebuilt {
+                w.regions[region].forget_memory();
             }
-            let detail = format!(
-                "{} marks {} busy with {mark:?} (index: {indexed}); its Driver DO holds {active:?}",
-                super::region_name(region),
-                super::driver_id(driver)
-            );
-            let obs = &mut w.net.obs;
-            let cause = obs.mark_causes.get(&(region, driver)).copied();
-            let violation =
-                Violation::new("every region's busy mark agrees with the Driver DO", detail).known_by(cause);
-            report(&mut obs.known, violation)?;
+            for (socket_id, driver, mark) in &marks {
+                let active = w.drivers[*driver].current().and_then(|c| c.active_ride().map(String::from));
+                let indexed = w.regions[region].indexed_busy(*driver, &mut w.net);
+                if *mark == active && indexed == Some(active.is_some()) {
+                    continue;
+                }
+                let detail = format!(
+                    "{} ({}) marks {} busy with {mark:?} on {socket_id} (index: {indexed:?}); its Driver DO holds {active:?}",
+                    super::region_name(region),
+                    if rebuilt { "rebuilt" } else { "in memory" },
+                    super::driver_id(*driver)
+                );
+                return Err(Violation::new("every region's busy mark agrees with the Driver DO", detail));
+            }
         }
     }
     Ok(())

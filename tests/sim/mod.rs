@@ -1,6 +1,6 @@
-//! A deterministic simulation of ridewire's three objects (issue 6): the
-//! ride and driver cores inside models of their Durable Object shells, and
-//! a small region model, exchanging calls through a seeded scheduler that
+//! A deterministic simulation of ridewire's three objects: the ride,
+//! driver and region cores inside models of their Durable Object shells,
+//! exchanging calls through a seeded scheduler that
 //! delays, reorders and drops them, while random apps create rides,
 //! connect, move, accept, decline, lock, cancel and step, and objects
 //! restart. Each seed ends with every promise of PROTOCOL.md checked.
@@ -8,7 +8,6 @@
 pub mod actions;
 pub mod clients;
 pub mod driver_do;
-pub mod findings;
 pub mod invariants;
 pub mod observations;
 pub mod region_do;

@@ -1,11 +1,8 @@
 //! What the objects did that the checks need to know (assignments as they
-//! happen, offers put on sockets of drivers marked busy, the releases and
-//! failed attaches that known findings start from) and the figures of a run.
+//! happen, offers put on sockets of drivers marked busy, the claims given
+//! up) and the figures of a run.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use super::findings::Finding;
-use super::invariants::Violation;
 
 /// Seen during one seed.
 #[derive(Default)]
@@ -18,12 +15,6 @@ pub struct Observations {
     pub offers_to_busy: Vec<(usize, usize, usize)>,
     /// (ride, driver) claims given up: a ride's release, or a Driver DO's check the ride denied.
     pub released: BTreeSet<(usize, String)>,
-    /// What last touched each (region, driver) busy mark, when it was one of the known bugs.
-    pub mark_causes: BTreeMap<(usize, usize), Finding>,
-    /// The last stamp given to a busy mark.
-    last_stamp: u64,
-    /// The first violation of each promise by each known cause.
-    pub known: BTreeMap<(Finding, &'static str), Violation>,
     pub stats: Stats,
 }
 
@@ -48,14 +39,6 @@ pub struct Stats {
     pub past_driver_alarms: u64,
     /// Effects of a Driver DO's fifth round that were Deliver (decided, marked in flight, never sent).
     pub dropped_deliveries: u64,
-}
-
-impl Observations {
-    /// A stamp for a busy mark the Driver DO decides now (they grow in decision order).
-    pub fn stamp(&mut self) -> u64 {
-        self.last_stamp += 1;
-        self.last_stamp
-    }
 }
 
 impl Stats {

@@ -1,42 +1,47 @@
-//! A Region DO, as small as the simulation needs it (durable-objects/
-//! region.rs, region_delivery.rs): its drivers' sockets, whose attachments
-//! (position, availability, the busy mark) survive a restart, and the
-//! driver index in memory, rebuilt from them. It answers a round's query,
-//! delivers a ride's frames at once (but offers to drivers marked busy), takes
-//! a Driver DO's frames with its busy mark, and attaches new sockets.
+//! The Region DO as the simulation runs it (durable-objects/region.rs,
+//! region_effects.rs, region_sockets.rs): the real region core
+//! (`ridewire::core::region`) behind a model of its shell. Storage is each
+//! driver socket's attachment (its header and the facts the core saved)
+//! and the rides; memory is the core, rebuilt from them after a restart,
+//! and the attaches still out. Every effect is carried out as the shell
+//! does: frames onto the apps' sockets, calls to Driver DOs through the
+//! network, the answer to the caller. The region's alarm (heartbeats,
+//! stats) is not modelled: the apps send no heartbeats and stats are not
+//! a promise the simulation checks.
 
 use std::collections::BTreeMap;
 
-use ridewire::core::commitments::AttachAnswer;
-use ridewire::core::driver_index::{DriverIndex, Eligibility};
 use ridewire::core::geo::LatLng;
+use ridewire::core::identity::Role;
+use ridewire::core::protocol::{DriverInbound, SnapshotRide};
+use ridewire::core::region::{
+    DeliverBatch, DriverCallOut, DriverFacts, DriverLookup, Region, RegionAnswer, RegionEffect, RegionInput,
+    RegionSettings,
+};
+use ridewire::core::socket_rules::SocketHeader;
 
-use super::findings::Finding;
-use super::scheduler::{Addr, Answer, Call, CallId, Delivery, FastMark, Request, Response};
+use super::scheduler::{Addr, Answer, Call, CallId, Request, Response};
 use super::world::Net;
 
-/// A driver socket's attachment.
-pub struct Sock {
-    pub driver: usize,
-    pub location: LatLng,
-    /// When the location was reported (no updates are modelled: when the socket opened).
-    pub location_at: i64,
-    pub available: bool,
-    pub busy_ride: Option<String>,
-}
+/// A token's expiry far past any seed (s).
+const TOKEN_EXP_S: i64 = 4_000_000_000;
 
 /// One region's Durable Object.
 pub struct RegionDo {
     pub index: usize,
     pub name: String,
-    /// Hibernatable sockets with their attachments, by socket id.
-    pub sockets: BTreeMap<String, Sock>,
-    /// Memory: the driver index.
-    drivers: Option<DriverIndex>,
-    /// Memory: sockets (and their drivers) whose Driver DO has not answered the attach yet.
-    connecting: BTreeMap<CallId, (String, usize)>,
-    /// Bookkeeping, not the object's state: the stamp of the newest busy mark applied per driver.
-    newest_mark: BTreeMap<usize, u64>,
+    /// Hibernatable driver sockets with their attachments, by socket id.
+    pub sockets: BTreeMap<String, (SocketHeader, DriverFacts)>,
+    /// Storage: the region's rides (for the dispatch snapshot).
+    rides: BTreeMap<String, SnapshotRide>,
+    /// Memory: the core.
+    core: Option<Region>,
+    /// Memory: attaches out to Driver DOs, by call.
+    attaching: BTreeMap<CallId, String>,
+}
+
+fn settings() -> RegionSettings {
+    RegionSettings { region_res: 5, heartbeat_s: 30 }
 }
 
 impl RegionDo {
@@ -46,229 +51,162 @@ impl RegionDo {
             index,
             name: super::region_name(index),
             sockets: BTreeMap::new(),
-            drivers: None,
-            connecting: BTreeMap::new(),
-            newest_mark: BTreeMap::new(),
+            rides: BTreeMap::new(),
+            core: None,
+            attaching: BTreeMap::new(),
         }
     }
 
-    /// The index, rebuilt after a restart from each driver's socket with the latest location.
-    pub fn index(&mut self) -> &mut DriverIndex {
-        let sockets = &self.sockets;
-        self.drivers.get_or_insert_with(|| {
-            let mut latest: BTreeMap<usize, &Sock> = BTreeMap::new();
-            for sock in sockets.values() {
-                match latest.get(&sock.driver) {
-                    Some(known) if known.location_at >= sock.location_at => {}
-                    _ => drop(latest.insert(sock.driver, sock)),
+    /// The core decides `input`; its effects are carried out; the answer to the caller is returned.
+    fn handle(&mut self, input: RegionInput, net: &mut Net) -> Option<RegionAnswer> {
+        let core = self.core.get_or_insert_with(|| {
+            let sockets = self.sockets.values().cloned().collect();
+            let rides = self.rides.values().cloned().collect();
+            Region::rebuild(settings(), Some(self.name.clone()), rides, sockets, Vec::new())
+        });
+        let effects = core.handle(input, net.sched.now);
+        let mut answer = None;
+        for effect in effects {
+            match effect {
+                RegionEffect::Send { sockets, frame } => {
+                    for socket_id in sockets {
+                        self.send(&socket_id, &frame, net);
+                    }
                 }
+                RegionEffect::Close { socket_id, .. } => {
+                    if let Some((header, _)) = self.sockets.remove(&socket_id) {
+                        net.clients.socket_closed(super::driver_index(&header.sub), &socket_id);
+                    }
+                }
+                RegionEffect::SaveFacts { socket_id, facts } => {
+                    if let Some(entry) = self.sockets.get_mut(&socket_id) {
+                        entry.1 = facts;
+                    }
+                }
+                RegionEffect::StoreRide(ride) => drop(self.rides.insert(ride.id.clone(), ride)),
+                RegionEffect::ForgetRide(id) => drop(self.rides.remove(&id)),
+                RegionEffect::CallDriver { driver_id, call } => self.call_driver(&driver_id, call, net),
+                RegionEffect::Answer(a) => answer = Some(a),
+                // Commands from drivers go straight to rides here; no dispatch sockets, alarm or stats.
+                RegionEffect::CallRide(_)
+                | RegionEffect::ToDispatchers { .. }
+                | RegionEffect::StoreCell(_)
+                | RegionEffect::Report { .. }
+                | RegionEffect::PurgeReports { .. }
+                | RegionEffect::WakeAt(_) => {}
             }
-            let mut index = DriverIndex::new();
-            for (driver, sock) in latest {
-                let id = super::driver_id(driver);
-                index.upsert(&id, sock.location, sock.available);
-                index.set_busy(&id, sock.busy_ride.is_some());
-            }
-            index
-        })
+        }
+        answer
     }
 
-    fn sockets_of(&self, driver: usize) -> Vec<String> {
-        self.sockets.iter().filter(|(_, s)| s.driver == driver).map(|(id, _)| id.clone()).collect()
+    fn call_driver(&mut self, driver_id: &str, call: DriverCallOut, net: &mut Net) {
+        let request = match call {
+            DriverCallOut::Attach { socket_id, region } => {
+                let request = Request::Attach { socket_id: socket_id.clone(), region };
+                let id =
+                    net.sched.call(Addr::Region(self.index), Addr::Driver(super::driver_index(driver_id)), request);
+                self.attaching.insert(id, socket_id);
+                return;
+            }
+            DriverCallOut::Detach { socket_id } => Request::Detach { socket_id },
+            DriverCallOut::Location { .. } => return,
+        };
+        net.sched.call(Addr::Region(self.index), Addr::Driver(super::driver_index(driver_id)), request);
     }
 
-    /// A driver's socket opens here: not offerable until its Driver DO answers the attach.
+    /// A driver's socket opens here: `connected`, then the attach goes to its Driver DO.
     pub fn connect(&mut self, driver: usize, socket_id: String, location: LatLng, net: &mut Net) {
-        // The driver's oldest socket here (ids grow with time, like the platform's acceptance order).
-        let first_other = self.sockets.values().find(|s| s.driver == driver);
-        let available = first_other.is_none_or(|s| s.available);
-        let busy_ride = first_other.and_then(|s| s.busy_ride.clone());
-        let location_at = net.sched.now;
-        self.sockets.insert(socket_id.clone(), Sock { driver, location, location_at, available, busy_ride });
-        let id = super::driver_id(driver);
-        self.index().upsert(&id, location, available);
-        self.index().set_busy(&id, true);
+        let driver_id = super::driver_id(driver);
+        let header = SocketHeader::new(socket_id.clone(), &driver_id, Role::Driver, TOKEN_EXP_S, net.sched.now);
+        let facts = DriverFacts::new(&driver_id, location, net.sched.now);
+        self.sockets.insert(socket_id.clone(), (header, facts));
         net.clients.socket_opened(driver, &socket_id, self.index);
-        let request = Request::Attach { socket_id: socket_id.clone(), region: self.name.clone() };
-        let call = net.sched.call(Addr::Region(self.index), Addr::Driver(driver), request);
-        self.connecting.insert(call, (socket_id, driver));
+        let opened = RegionInput::DriverOpened {
+            socket_id,
+            driver_id: driver_id.clone(),
+            name: driver_id,
+            location,
+            cell: self.name.clone(),
+            evicted: Vec::new(),
+        };
+        self.handle(opened, net);
     }
 
-    /// The Driver DO's answer to an attach: the busy mark and what the socket is owed; no answer
-    /// closes it. Like region.rs `attached`, the index takes the mark even if the socket closed meanwhile.
+    /// The Driver DO's answer to an attach (a failed call is no answer).
     pub fn on_answer(&mut self, call: CallId, answer: Answer, net: &mut Net) {
-        let Some((socket_id, driver)) = self.connecting.remove(&call) else { return };
-        match answer {
-            Ok(Response::Attach(AttachAnswer { busy_ride, frames }, stamp)) => {
-                let others_differ = self
-                    .sockets
-                    .iter()
-                    .any(|(id, s)| *id != socket_id && s.driver == driver && s.busy_ride != busy_ride);
-                let cause = others_differ.then_some(Finding::AttachMarksOneSocket);
-                self.note_mark(driver, stamp, cause, net);
-                let busy = busy_ride.is_some();
-                if let Some(sock) = self.sockets.get_mut(&socket_id) {
-                    sock.busy_ride = busy_ride;
-                }
-                self.index().set_busy(&super::driver_id(driver), busy);
-                let open = self.sockets.contains_key(&socket_id);
-                for frame in frames.iter().filter(|_| open) {
-                    self.send(driver, &socket_id, frame, busy, net);
-                }
-            }
-            _ => {
-                if self.sockets_of(driver).iter().any(|other| *other != socket_id) {
-                    net.obs.mark_causes.insert((self.index, driver), Finding::FailedAttachKeepsBusyMark);
-                }
-                self.close(&socket_id, net);
-            }
-        }
+        let Some(socket_id) = self.attaching.remove(&call) else { return };
+        let answer = match answer {
+            Ok(Response::Attach(answer)) => Some(answer),
+            _ => None,
+        };
+        self.handle(RegionInput::Attached { socket_id, answer }, net);
     }
 
-    /// A socket closes (`on_gone`): its Driver DO is told; the driver leaves the index with its last socket.
+    /// The app closes a socket.
     pub fn close(&mut self, socket_id: &str, net: &mut Net) {
-        let Some(sock) = self.sockets.remove(socket_id) else { return };
-        net.clients.socket_closed(sock.driver, socket_id);
-        let request = Request::Detach { socket_id: socket_id.to_string() };
-        net.sched.call(Addr::Region(self.index), Addr::Driver(sock.driver), request);
-        if self.sockets_of(sock.driver).is_empty() {
-            self.index().remove(&super::driver_id(sock.driver));
-        }
+        let Some((header, _)) = self.sockets.remove(socket_id) else { return };
+        net.clients.socket_closed(super::driver_index(&header.sub), socket_id);
+        self.handle(RegionInput::DriverGone { socket_id: socket_id.to_string() }, net);
     }
 
-    /// `set_available` from the driver's app.
-    pub fn set_available(&mut self, driver: usize, available: bool) {
-        for sock in self.sockets.values_mut().filter(|s| s.driver == driver) {
-            sock.available = available;
-        }
-        self.index().set_available(&super::driver_id(driver), available);
+    /// `set_available` on one of the driver's sockets here.
+    pub fn set_available(&mut self, driver: usize, available: bool, net: &mut Net) {
+        let driver_id = super::driver_id(driver);
+        let Some(socket_id) = self.sockets.iter().find(|(_, (h, _))| h.sub == driver_id).map(|(id, _)| id.clone())
+        else {
+            return;
+        };
+        let message = DriverInbound::SetAvailable { available };
+        self.handle(RegionInput::DriverMessage { socket_id, req_id: None, message }, net);
     }
 
-    /// The object restarts: the index is rebuilt; sockets whose connect had not finished are gone.
+    /// The object restarts: memory is lost (the core is rebuilt from the attachments); sockets
+    /// whose attach had not been answered are gone, as their open never finished.
     pub fn restart(&mut self, net: &mut Net) {
-        self.drivers = None;
-        for (_, (socket_id, _)) in std::mem::take(&mut self.connecting) {
-            if let Some(sock) = self.sockets.remove(&socket_id) {
-                net.clients.socket_closed(sock.driver, &socket_id);
+        self.core = None;
+        for (_, socket_id) in std::mem::take(&mut self.attaching) {
+            if let Some((header, _)) = self.sockets.remove(&socket_id) {
+                net.clients.socket_closed(super::driver_index(&header.sub), &socket_id);
             }
         }
     }
 
     /// A call reaches the region; every one is answered at once.
     pub fn on_request(&mut self, call: Call, request: Request, net: &mut Net) {
-        let response = match request {
-            Request::Candidates(query) => {
-                let radius_m = query.radius_km * 1000.0;
-                let limit = query.limit as usize;
-                Response::Candidates(self.index().nearest(
-                    query.at,
-                    radius_m,
-                    limit,
-                    Eligibility::OfferableOnly,
-                    &query.exclude,
-                ))
-            }
-            Request::Deliver { deliveries } => Response::Taken(self.deliver_fast(deliveries, net)),
-            Request::DriverFrames { driver_id, frames, busy_ride, stamp } => {
-                Response::Sockets(self.driver_frames(&driver_id, &frames, busy_ride, stamp, net))
-            }
+        let input = match request {
+            Request::Candidates(query) => RegionInput::Candidates(query),
+            Request::Deliver { deliveries } => RegionInput::Deliver(DeliverBatch { deliveries, feed: Vec::new() }),
+            Request::DriverFrames(delivery) => RegionInput::DriverFrames(delivery),
             other => return net.sched.answer(call, Err(format!("a region does not serve {other:?}"))),
         };
-        net.sched.answer(call, Ok(response));
-    }
-
-    /// A ride's frames (region_delivery.rs `deliver_offers`): to every socket of their
-    /// driver, but an offer to a driver marked busy here; per delivery, whether a socket took it.
-    fn deliver_fast(&mut self, deliveries: Vec<Delivery>, net: &mut Net) -> Vec<bool> {
-        let mut taken = Vec::with_capacity(deliveries.len());
-        for delivery in deliveries {
-            let busy = self.index().get(&delivery.driver_id).is_some_and(|d| d.busy);
-            if delivery.offer && busy {
-                taken.push(false);
-                continue;
-            }
-            let driver = super::driver_index(&delivery.driver_id);
-            if let Some((mark, stamp)) = delivery.mark {
-                self.apply_fast_mark(driver, mark, stamp, net);
-            }
-            let busy = self.index().get(&delivery.driver_id).is_some_and(|d| d.busy);
-            let targets = self.sockets_of(driver);
-            for socket_id in &targets {
-                self.send(driver, socket_id, &delivery.frame, busy, net);
-            }
-            taken.push(!targets.is_empty());
-        }
-        taken
-    }
-
-    /// A ride's mark on the driver's sockets here (a free mark clears only that ride's), then the index.
-    fn apply_fast_mark(&mut self, driver: usize, mark: FastMark, stamp: u64, net: &mut Net) {
-        let busy_ride = match &mark {
-            FastMark::Busy(ride_id) => Some(ride_id.clone()),
-            FastMark::FreeOf(_) => None,
+        let response = match self.handle(input, net) {
+            Some(RegionAnswer::Candidates(list)) => Ok(Response::Candidates(list)),
+            Some(RegionAnswer::Delivered(delivered)) => Ok(Response::Taken(delivered.taken)),
+            Some(RegionAnswer::Sockets(sockets)) => Ok(Response::Sockets(sockets.sockets)),
+            other => Err(format!("the region core answered {other:?}")),
         };
-        let mut changed = false;
-        for sock in self.sockets.values_mut().filter(|s| s.driver == driver) {
-            let applies = match &mark {
-                FastMark::Busy(_) => sock.busy_ride != busy_ride,
-                FastMark::FreeOf(ride_id) => sock.busy_ride.as_ref() == Some(ride_id),
-            };
-            if applies {
-                sock.busy_ride.clone_from(&busy_ride);
-                changed = true;
-            }
-        }
-        if changed {
-            self.note_mark(driver, stamp, None, net);
-            self.index().set_busy(&super::driver_id(driver), busy_ride.is_some());
+        net.sched.answer(call, response);
+    }
+
+    /// Memory is lost without a restart's other losses (nothing is out once the city is quiet).
+    pub fn forget_memory(&mut self) {
+        self.core = None;
+    }
+
+    /// Whether the core's index counts `driver` busy (or not offerable while attaching).
+    pub fn indexed_busy(&mut self, driver: usize, net: &mut Net) -> Option<bool> {
+        let lookup = DriverLookup { driver_id: super::driver_id(driver) };
+        match self.handle(RegionInput::Driver(lookup), net) {
+            Some(RegionAnswer::Driver(found)) => found.map(|d| d.busy),
+            _ => None,
         }
     }
 
-    /// A Driver DO's frames: its busy mark on each of the driver's sockets here, then the frames.
-    fn driver_frames(
-        &mut self,
-        driver_id: &str,
-        frames: &[String],
-        busy_ride: Option<String>,
-        stamp: u64,
-        net: &mut Net,
-    ) -> Vec<String> {
-        let driver = super::driver_index(driver_id);
-        let targets = self.sockets_of(driver);
-        let busy = busy_ride.is_some();
-        if !targets.is_empty() {
-            self.note_mark(driver, stamp, None, net);
-        }
-        for socket_id in &targets {
-            if let Some(sock) = self.sockets.get_mut(socket_id) {
-                sock.busy_ride.clone_from(&busy_ride);
-            }
-            for frame in frames {
-                self.send(driver, socket_id, frame, busy, net);
-            }
-        }
-        let changed = !targets.is_empty() && self.index().get(driver_id).is_some_and(|d| d.busy != busy);
-        if changed {
-            self.index().set_busy(driver_id, busy);
-        }
-        targets
-    }
-
-    /// Bookkeeping of a busy mark applied here: whether it was older than one already applied
-    /// (or else `cause`, a known way to leave a wrong mark) is what last touched the driver's mark.
-    fn note_mark(&mut self, driver: usize, stamp: u64, cause: Option<Finding>, net: &mut Net) {
-        let newest = self.newest_mark.entry(driver).or_default();
-        let cause = if stamp < *newest { Some(Finding::UnorderedBusyMarks) } else { cause };
-        *newest = stamp.max(*newest);
-        match cause {
-            Some(finding) => net.obs.mark_causes.insert((self.index, driver), finding),
-            None => net.obs.mark_causes.remove(&(self.index, driver)),
-        };
-    }
-
-    /// Puts a frame on a socket; an offer sent while this region marks the driver busy is noted.
-    fn send(&mut self, driver: usize, socket_id: &str, frame: &str, busy: bool, net: &mut Net) {
-        if busy && super::clients::frame_type(frame) == "ride_offer" {
+    /// Puts a frame on a socket; an offer to a socket whose facts mark its driver busy is noted.
+    fn send(&mut self, socket_id: &str, frame: &str, net: &mut Net) {
+        let Some((header, facts)) = self.sockets.get(socket_id) else { return };
+        let driver = super::driver_index(&header.sub);
+        if facts.mark.is_busy() && super::clients::frame_type(frame) == "ride_offer" {
             let ride = super::clients::frame_ride(frame).unwrap_or(usize::MAX);
             net.obs.offers_to_busy.push((driver, ride, self.index));
         }

@@ -12,13 +12,14 @@ use ridewire::core::commitments::{FrameKind, RideFrame};
 use ridewire::core::dispatch::{CandidateQuery, Effect};
 use ridewire::core::identity::{Caller, Role};
 use ridewire::core::protocol::{DriverOutbound, PassengerEvent};
+use ridewire::core::region::Delivery;
 use ridewire::core::ride::RideRecord;
 use ridewire::core::ride_input::{RideInput, RideReply};
 use ridewire::core::ride_request::NewRide;
 
 use super::ride_do::RideDo;
 use super::ride_steps::{FastFrame, Resume, Step, Then};
-use super::scheduler::{Addr, CallId, Delivery, FastMark, Request};
+use super::scheduler::{Addr, CallId, Request};
 use super::world::Net;
 
 impl RideDo {
@@ -116,11 +117,7 @@ impl RideDo {
             if let (Some(region), Some(text)) = (&f.region, &f.frame.frame) {
                 let region = super::region_index(region);
                 let offer = matches!(f.frame.kind, FrameKind::Offer { .. });
-                let mark = match f.frame.kind {
-                    FrameKind::Active => Some((FastMark::Busy(self.id.clone()), net.obs.stamp())),
-                    FrameKind::Over => Some((FastMark::FreeOf(self.id.clone()), net.obs.stamp())),
-                    _ => None,
-                };
+                let mark = self.record.as_ref().and_then(|r| r.fast_mark(&f.frame.kind));
                 let batch = batches.entry(region).or_default();
                 batch.push(Delivery { driver_id: f.driver_id.clone(), frame: text.clone(), offer, mark });
                 fast.push(FastFrame { driver_id: f.driver_id, frame: f.frame, region, slot: batch.len() - 1 });

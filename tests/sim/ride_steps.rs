@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, VecDeque};
 use ridewire::core::commitments::{ClaimAnswer, RideFrame};
 use ridewire::core::dispatch::{CandidateQuery, ClaimResult, RoundCandidate};
 use ridewire::core::matching::merge_nearest;
+use ridewire::core::region::Delivery;
 use ridewire::core::ride::RideRecord;
 use ridewire::core::ride_input::RideInput;
 
 use super::ride_do::RideDo;
-use super::scheduler::{Addr, Answer, Call, CallId, Delivery, Request, Response};
+use super::scheduler::{Addr, Answer, Call, CallId, Request, Response};
 use super::world::Net;
 
 /// How long after a failed send of driver frames the alarm retries (driver_outbox.rs).
@@ -161,7 +162,9 @@ impl RideDo {
             }
             Resume::Claimed(driver_id, token) => {
                 let claim = match answers.into_iter().next().map(|(_, a)| a) {
-                    Some(Ok(Response::Claim(ClaimAnswer::Claimed))) => Some(ClaimResult::Claimed),
+                    Some(Ok(Response::Claim(ClaimAnswer::Claimed { version }))) => {
+                        Some(ClaimResult::Claimed { mark_version: version })
+                    }
                     Some(Ok(Response::Claim(ClaimAnswer::Busy { .. }))) => Some(ClaimResult::Busy),
                     _ => None,
                 };

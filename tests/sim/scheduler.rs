@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use ridewire::core::commitments::{AttachAnswer, ClaimAnswer, RideFrame};
 use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::driver_index::Candidate;
+use ridewire::core::region::{Delivery, DriverDelivery};
 use ridewire::core::ride_input::RideInput;
 
 use super::rng::Rng;
@@ -68,38 +69,12 @@ pub enum Request {
     },
     /// Ride → region.
     Candidates(CandidateQuery),
+    /// The fast path: frames a ride sends straight to the region where it last found their drivers.
     Deliver {
         deliveries: Vec<Delivery>,
     },
     /// Driver DO → region.
-    /// `stamp` orders the busy marks as the Driver DO decided them (the simulation's
-    /// bookkeeping only: the region does not read it).
-    DriverFrames {
-        driver_id: String,
-        frames: Vec<String>,
-        busy_ride: Option<String>,
-        stamp: u64,
-    },
-}
-
-/// One frame a ride sends straight to the region where it last found the driver (the fast path).
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub driver_id: String,
-    pub frame: String,
-    /// A `ride_offer`: skipped for a driver marked busy there.
-    pub offer: bool,
-    /// The busy mark the frame implies, applied before it is sent, and its stamp (bookkeeping).
-    pub mark: Option<(FastMark, u64)>,
-}
-
-/// A busy mark carried by a ride's frame (region_rpc.rs `FastMark`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum FastMark {
-    /// `ride_assigned` / `ride_updated`: the driver is busy with this ride.
-    Busy(String),
-    /// The final `ride_updated`: the driver is free, if it was busy with this ride.
-    FreeOf(String),
+    DriverFrames(DriverDelivery),
 }
 
 /// A successful answer.
@@ -107,8 +82,7 @@ pub enum FastMark {
 pub enum Response {
     Done,
     Claim(ClaimAnswer),
-    /// With the stamp of its busy mark (bookkeeping, as for [`Request::DriverFrames`]).
-    Attach(AttachAnswer, u64),
+    Attach(AttachAnswer),
     Holder(bool),
     Candidates(Vec<Candidate>),
     /// Per delivery of a [`Request::Deliver`]: whether a socket took it.

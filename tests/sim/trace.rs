@@ -44,9 +44,9 @@ pub fn request(request: &Request) -> String {
                 .collect();
             format!("Deliver [{}]", list.join(", "))
         }
-        Request::DriverFrames { driver_id, frames, busy_ride, .. } => {
-            let kinds: Vec<&str> = frames.iter().map(|f| super::clients::frame_type(f)).collect();
-            format!("DriverFrames {driver_id} busy={busy_ride:?} {kinds:?}")
+        Request::DriverFrames(d) => {
+            let kinds: Vec<&str> = d.frames.iter().map(|f| super::clients::frame_type(f)).collect();
+            format!("DriverFrames {} busy={:?}@{} {kinds:?}", d.driver_id, d.mark.ride_id, d.mark.version)
         }
         other => format!("{other:?}"),
     }
@@ -55,9 +55,9 @@ pub fn request(request: &Request) -> String {
 /// An answer in a few words.
 pub fn answer(answer: &Answer) -> String {
     match answer {
-        Ok(Response::Attach(a, _)) => {
+        Ok(Response::Attach(a)) => {
             let kinds: Vec<&str> = a.frames.iter().map(|f| super::clients::frame_type(f)).collect();
-            format!("Attach busy={:?} {kinds:?}", a.busy_ride)
+            format!("Attach busy={:?}@{} {kinds:?}", a.mark.ride_id, a.mark.version)
         }
         Ok(Response::Candidates(list)) => {
             let ids: Vec<&str> = list.iter().map(|c| c.driver_id.as_str()).collect();

@@ -46,12 +46,10 @@ pub struct World {
     seen: Vec<String>,
 }
 
-/// What one seed did: its figures, its trace, the first violation of each
-/// known cause, and the violation that stopped it, if one did.
+/// What one seed did: its figures, its trace, and the violation that stopped it, if one did.
 pub struct Outcome {
     pub stats: Stats,
     pub trace: Vec<String>,
-    pub known: Vec<Violation>,
     pub broken: Option<Violation>,
 }
 
@@ -60,18 +58,10 @@ pub fn run_seed(seed: u64, keep_trace: bool) -> Outcome {
     let mut world = World::new(seed, keep_trace);
     let broken = world.play().err();
     let now = world.net.sched.now;
-    for v in world.net.obs.known.values() {
-        world.net.trace.note(now, || format!("known cause {:?}: {}: {}", v.known, v.invariant, v.detail));
-    }
     if let Some(v) = &broken {
         world.net.trace.note(now, || format!("BROKEN: {}: {}", v.invariant, v.detail));
     }
-    Outcome {
-        stats: world.stats(),
-        trace: std::mem::take(&mut world.net.trace.lines),
-        known: std::mem::take(&mut world.net.obs.known).into_values().collect(),
-        broken,
-    }
+    Outcome { stats: world.stats(), trace: std::mem::take(&mut world.net.trace.lines), broken }
 }
 
 impl World {
@@ -210,25 +200,9 @@ impl World {
         }
     }
 
-    /// The promises of every moment; a new violation of known cause goes into the trace.
+    /// The promises of every moment.
     fn check(&mut self) -> Result<(), Violation> {
-        let before = self.net.obs.known.len();
-        invariants::after_event(self)?;
-        if self.net.obs.known.len() > before && self.net.trace.is_on() {
-            let lines: Vec<String> = self
-                .net
-                .obs
-                .known
-                .values()
-                .map(|v| format!("KNOWN {:?}: {}: {}", v.known, v.invariant, v.detail))
-                .collect();
-            for line in lines {
-                if !self.net.trace.lines.iter().any(|l| l.ends_with(&line)) {
-                    self.net.trace.note(self.net.sched.now, || line);
-                }
-            }
-        }
-        Ok(())
+        invariants::after_event(self)
     }
 
     /// Notes every ride status and driver commitment that changed (when tracing).

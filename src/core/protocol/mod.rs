@@ -131,6 +131,12 @@ pub struct Reply<T> {
     pub req_id: Option<String>,
 }
 
+/// Whether a server frame written by [`to_frame`] is a `ride_offer` (its
+/// `type` leads every frame).
+pub fn is_offer_frame(frame: &str) -> bool {
+    frame.starts_with(r#"{"type":"ride_offer""#)
+}
+
 /// Writes a server frame, with `req_id` when it answers a client frame.
 /// Never panics: a value that is not a JSON object (no message type is)
 /// becomes an `internal` error frame instead.

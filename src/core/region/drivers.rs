@@ -11,12 +11,13 @@
 use std::collections::BTreeMap;
 
 use super::{Driver, DriverCallOut, DriverFacts, Heard, Region, RegionEffect, RideCall, RideCommand, Socket};
+use crate::core::busy_mark::BusyMark;
 use crate::core::commitments::AttachAnswer;
 use crate::core::geo::LatLng;
 use crate::core::handoff::{handoff_target, reconnect_path};
 use crate::core::heartbeat::{self, last_heard, silent_at};
 use crate::core::lifecycle::location_relay_due;
-use crate::core::protocol::{to_frame, DispatchOutbound, DriverOutbound};
+use crate::core::protocol::{is_offer_frame, to_frame, DispatchOutbound, DriverOutbound};
 use crate::core::socket_rules::{SocketHeader, CLOSE_REGION_CHANGED, CLOSE_SILENT};
 
 /// A driver socket just opened.
@@ -38,7 +39,7 @@ impl Region {
             location,
             location_at: now,
             available: true,
-            busy_ride: None,
+            mark: BusyMark::default(),
             sockets: BTreeMap::new(),
         });
         let first = driver.sockets.keys().all(|id| *id == socket_id);
@@ -67,7 +68,9 @@ impl Region {
     }
 
     /// The Driver DO answered a socket's attach: the busy mark it gives is
-    /// the driver's, and the frames it owes go to that socket. Without an
+    /// the driver's (unless the region holds a newer one), and the frames it
+    /// owes go to that socket, but offers while the driver is marked busy
+    /// (an answer decided before the driver took a ride). Without an
     /// answer the socket is closed (1011): the app reconnects rather than
     /// run without its commitments. A socket gone meanwhile changes nothing.
     pub(super) fn attached(&mut self, socket_id: &str, answer: Option<AttachAnswer>, fx: &mut Vec<RegionEffect>) {
@@ -80,10 +83,13 @@ impl Region {
         if let Some(socket) = driver.sockets.get_mut(socket_id) {
             socket.attaching = false;
         }
-        driver.busy_ride = answer.busy_ride;
+        if answer.mark.replaces(&driver.mark) {
+            driver.mark = answer.mark;
+        }
+        let busy = driver.mark.is_busy();
         self.sync_index(&driver_id);
         self.save_driver(&driver_id, fx);
-        for frame in answer.frames {
+        for frame in answer.frames.into_iter().filter(|f| !(busy && is_offer_frame(f))) {
             fx.push(RegionEffect::Send { sockets: vec![socket_id.to_string()], frame });
         }
     }
@@ -132,7 +138,7 @@ impl Region {
         let Some(driver) = self.drivers.get_mut(driver_id) else { return };
         driver.location = at;
         driver.location_at = now;
-        let busy = driver.busy_ride.is_some();
+        let busy = driver.mark.is_busy();
         let relay = match driver.sockets.get_mut(socket_id) {
             Some(socket) if busy && location_relay_due(socket.relayed_at, now) => {
                 socket.relayed_at = now;
@@ -203,14 +209,17 @@ impl Region {
             location: facts.location,
             location_at: facts.location_at,
             available: facts.available,
-            busy_ride: facts.busy_ride.clone(),
+            mark: facts.mark.clone(),
             sockets: BTreeMap::new(),
         });
         if facts.location_at > driver.location_at {
             driver.location = facts.location;
             driver.location_at = facts.location_at;
             driver.available = facts.available;
-            driver.busy_ride.clone_from(&facts.busy_ride);
+        }
+        // The newest mark any of its sockets kept is the driver's.
+        if facts.mark.version > driver.mark.version {
+            driver.mark = facts.mark;
         }
         let socket = Socket {
             opened_at: header.opened_at,
@@ -226,7 +235,7 @@ impl Region {
     /// active ride, and with every socket attached.
     pub(super) fn sync_index(&mut self, driver_id: &str) {
         let Some(driver) = self.drivers.get(driver_id) else { return };
-        let busy = driver.busy_ride.is_some() || driver.sockets.values().any(|s| s.attaching);
+        let busy = driver.mark.is_busy() || driver.sockets.values().any(|s| s.attaching);
         self.index.upsert(driver_id, driver.location, driver.available);
         self.index.set_busy(driver_id, busy);
     }
@@ -240,7 +249,7 @@ impl Region {
                 location: driver.location,
                 location_at: driver.location_at,
                 available: driver.available,
-                busy_ride: driver.busy_ride.clone(),
+                mark: driver.mark.clone(),
                 relayed_at: socket.relayed_at,
                 viewing: socket.viewing.clone(),
             };

@@ -7,12 +7,13 @@
 //! renewed under a lease while they count anything.
 
 use super::{
-    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverSockets, FastMark, NearbyDriver, NearbyQuery, Region,
-    RegionAnswer, RegionEffect, RideFeed,
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverSockets, NearbyDriver, NearbyQuery, Region, RegionAnswer,
+    RegionEffect, RideFeed,
 };
+use crate::core::busy_mark::BusyMark;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::Eligibility;
-use crate::core::protocol::{to_frame, DispatchOutbound, SnapshotDriver, SnapshotRide};
+use crate::core::protocol::{is_offer_frame, to_frame, DispatchOutbound, SnapshotDriver, SnapshotRide};
 use crate::core::stats::{RegionFigures, ReportLease};
 
 impl Region {
@@ -32,8 +33,8 @@ impl Region {
         if delivery.offer && self.index.get(driver_id).is_some_and(|d| d.busy) {
             return false;
         }
-        if let Some(mark) = &delivery.mark {
-            self.apply_mark(driver_id, mark, fx);
+        if let Some(mark) = delivery.mark {
+            self.take_mark(driver_id, mark, fx);
         }
         let sockets = self.sockets_of(driver_id);
         if sockets.is_empty() {
@@ -43,34 +44,29 @@ impl Region {
         true
     }
 
-    /// A ride's mark: busy with it, or free of it (only if busy with that same ride).
-    fn apply_mark(&mut self, driver_id: &str, mark: &FastMark, fx: &mut Vec<RegionEffect>) {
+    /// A busy mark for a driver here, from a ride or its Driver DO: kept
+    /// unless the driver holds a newer one (marks travel by several paths
+    /// and may land out of order).
+    fn take_mark(&mut self, driver_id: &str, mark: BusyMark, fx: &mut Vec<RegionEffect>) {
         let Some(driver) = self.drivers.get_mut(driver_id) else { return };
-        let busy_ride = match mark {
-            FastMark::Busy(ride_id) => Some(ride_id.clone()),
-            FastMark::FreeOf(ride_id) if driver.busy_ride.as_ref() == Some(ride_id) => None,
-            FastMark::FreeOf(_) => return,
-        };
-        if driver.busy_ride != busy_ride {
-            driver.busy_ride = busy_ride;
+        if driver.mark != mark && mark.replaces(&driver.mark) {
+            driver.mark = mark;
             self.sync_index(driver_id);
             self.save_driver(driver_id, fx);
         }
     }
 
-    /// A Driver DO's delivery: its busy mark is the driver's, its frames go
-    /// to every socket of the driver here, in order. Answers those sockets.
+    /// A Driver DO's delivery: its busy mark is the driver's (unless the
+    /// region holds a newer one), its frames go to every socket of the
+    /// driver here, in order; but an offer to a driver the region marks
+    /// busy (a delivery decided before the driver took a ride, landing
+    /// after) is dropped. Answers those sockets.
     pub(super) fn driver_frames(&mut self, delivery: DriverDelivery, fx: &mut Vec<RegionEffect>) {
         let sockets = self.sockets_of(&delivery.driver_id);
-        if let Some(driver) = self.drivers.get_mut(&delivery.driver_id) {
-            if driver.busy_ride != delivery.busy_ride {
-                driver.busy_ride = delivery.busy_ride;
-                self.sync_index(&delivery.driver_id);
-                self.save_driver(&delivery.driver_id, fx);
-            }
-        }
+        self.take_mark(&delivery.driver_id, delivery.mark, fx);
+        let busy = self.drivers.get(&delivery.driver_id).is_some_and(|d| d.mark.is_busy());
         if !sockets.is_empty() {
-            for frame in delivery.frames {
+            for frame in delivery.frames.into_iter().filter(|f| !(busy && is_offer_frame(f))) {
                 fx.push(RegionEffect::Send { sockets: sockets.clone(), frame });
             }
         }

@@ -34,10 +34,10 @@ use serde::{Deserialize, Serialize};
 pub use commands::{RideAnswer, RideCall, RideCommand};
 pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
 pub use wire::{
-    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, FastMark, NearbyDriver,
-    NearbyQuery, RideFeed,
+    DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
 };
 
+use super::busy_mark::BusyMark;
 use super::driver_index::DriverIndex;
 use super::geo::LatLng;
 use super::protocol::SnapshotRide;
@@ -65,8 +65,9 @@ pub struct DriverFacts {
     pub location_at: i64,
     /// Whether the driver takes offers.
     pub available: bool,
-    /// The driver's active ride, while it has one.
-    pub busy_ride: Option<String>,
+    /// The driver's busy mark (its active ride, while it has one).
+    #[serde(default)]
+    pub mark: BusyMark,
     /// When this socket's position was last relayed to the active ride.
     #[serde(default)]
     pub relayed_at: i64,
@@ -83,7 +84,7 @@ impl DriverFacts {
             location,
             location_at: now_ms,
             available: true,
-            busy_ride: None,
+            mark: BusyMark::default(),
             relayed_at: 0,
             viewing: Vec::new(),
         }
@@ -97,7 +98,7 @@ struct Driver {
     location: LatLng,
     location_at: i64,
     available: bool,
-    busy_ride: Option<String>,
+    mark: BusyMark,
     sockets: BTreeMap<String, Socket>,
 }
 

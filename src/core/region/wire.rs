@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::busy_mark::BusyMark;
 use crate::core::driver_index::Candidate;
 use crate::core::geo::{LatLng, Place};
 use crate::core::ride::RideStatus;
@@ -61,20 +62,10 @@ pub struct Delivery {
     #[serde(default)]
     pub offer: bool,
     /// The busy mark the frame implies (`ride_assigned` marks busy, the
-    /// final `ride_updated` frees), applied before the frame is sent; the
-    /// Driver DO's own marks follow and stay the authority.
+    /// final `ride_updated` frees), applied before the frame is sent unless
+    /// the region holds a newer one; the Driver DO's own marks follow.
     #[serde(default)]
-    pub mark: Option<FastMark>,
-}
-
-/// A busy mark carried by a ride's frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mark", content = "ride_id", rename_all = "snake_case")]
-pub enum FastMark {
-    /// The driver is now busy with this ride.
-    Busy(String),
-    /// The driver is free, if it was busy with this ride.
-    FreeOf(String),
+    pub mark: Option<BusyMark>,
 }
 
 /// A ride's frames for drivers of the region and its feed.
@@ -101,8 +92,8 @@ pub struct DriverDelivery {
     pub driver_id: String,
     /// JSON texts for every socket of the driver here, in order.
     pub frames: Vec<String>,
-    /// The driver's active ride (busy), or none (free): the region's mark.
-    pub busy_ride: Option<String>,
+    /// The driver's busy mark, kept unless the region holds a newer one.
+    pub mark: BusyMark,
 }
 
 /// The answer to a [`DriverDelivery`].
