@@ -198,9 +198,6 @@ impl<'a> EffectRunner<'a> {
             if !taken.get(&region).and_then(|t| t.get(index)).copied().unwrap_or(false) {
                 continue;
             }
-            if let FrameKind::Offer { expires_at, .. } = owed.frame.kind {
-                owed.frame.kind = FrameKind::Offer { expires_at, delivered: true };
-            }
             owed.frame.delivered_in = Some(region);
             delivered.push(driver_outbox::entry(&owed)?);
         }

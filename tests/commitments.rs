@@ -9,9 +9,11 @@ use ridewire::core::geo::LatLng;
 
 const HERE: LatLng = LatLng { lat: -26.2, lng: 28.04 };
 
+/// An offer; `delivered` when the region of its round (r1) already put it on the driver's sockets there.
 fn offer(id: u64, expires_at: i64, delivered: bool) -> RideFrame {
-    let kind = FrameKind::Offer { expires_at, delivered };
-    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in: None }
+    let kind = FrameKind::Offer { expires_at };
+    let delivered_in = delivered.then(|| "r1".to_string());
+    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in }
 }
 
 fn frame(id: u64, kind: FrameKind, text: &str) -> RideFrame {
@@ -470,4 +472,14 @@ fn an_alarm_that_rings_while_a_delivery_is_out_sets_the_next_one() {
     // or a restart that loses the delivery leaves the mark owed for ever.
     let tick = c.handle(DriverInput::Tick, 520);
     assert!(matches!(tick.first(), Some(DriverEffect::Persist { wake_at: Some(_) })), "{tick:?}");
+}
+
+#[test]
+fn an_offer_the_rounds_region_delivered_still_reaches_the_drivers_sockets_elsewhere() {
+    let mut c = online();
+    c.handle(attach("s2", "r2"), 1);
+    let effects = c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 10);
+    let regions: Vec<(String, usize)> = deliveries(&effects).into_iter().map(|(r, f, _)| (r, f.len())).collect();
+    assert!(regions.contains(&("r2".to_string(), 1)), "{regions:?}");
+    assert!(!regions.iter().any(|(r, n)| r == "r1" && *n > 0), "not sent twice where it landed: {regions:?}");
 }

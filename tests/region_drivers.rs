@@ -305,3 +305,23 @@ fn a_second_socket_whose_attach_fails_leaves_the_driver_offerable() {
     assert_eq!(closed(&fx), [("s2".to_string(), 1011)]);
     assert_eq!(offerable(&mut region, T0 + 5), ["d1"], "its other socket is still attached and free");
 }
+
+#[test]
+fn a_socket_views_at_most_eight_rides_and_a_ninth_view_ends_the_oldest() {
+    use ridewire::core::region::MAX_VIEWED;
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    let rides: Vec<String> = (0..=MAX_VIEWED).map(|i| format!("ride_{i:032}")).collect();
+    let mut last = Vec::new();
+    for ride in &rides {
+        last = view(&mut region, "s1", ride, T0 + 1);
+    }
+    let stops = ride_calls(&last);
+    assert_eq!(stops.len(), 1);
+    assert_eq!((stops[0].ride_id.as_str(), &stops[0].command), (rides[0].as_str(), &RideCommand::View(false)));
+    let saved = last.iter().rev().find_map(|e| match e {
+        RegionEffect::SaveFacts { facts, .. } => Some(facts.viewing.clone()),
+        _ => None,
+    });
+    assert_eq!(saved, Some(rides[1..].to_vec()));
+}

@@ -29,12 +29,10 @@ pub const MAX_OWED: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FrameKind {
-    /// A new offer (`ride_offer`); `delivered` when the ride's region already sent it.
+    /// A new offer (`ride_offer`).
     Offer {
         /// When the offer lapses.
         expires_at: i64,
-        /// Whether the region of the round already put it on the driver's sockets.
-        delivered: bool,
     },
     /// The offer is over (`ride_taken`, `ride_cancelled` of an offer).
     OfferClosed,
@@ -345,7 +343,7 @@ impl Commitments {
         let RideFrame { kind, frame: text, delivered_in, .. } = frame;
         let done = delivered_in.as_deref();
         match kind {
-            FrameKind::Offer { expires_at, delivered } => {
+            FrameKind::Offer { expires_at } => {
                 if self.active.is_some() {
                     out.push(DriverEffect::Decline { ride_id: ride_id.to_string() });
                     return;
@@ -353,9 +351,8 @@ impl Commitments {
                 let Some(text) = text else { return };
                 self.offers.retain(|o| o.ride_id != ride_id);
                 self.offers.push(OpenOffer { ride_id: ride_id.to_string(), frame: text.clone(), expires_at });
-                if !delivered {
-                    self.owe(ride_id, text, false, done, now);
-                }
+                // Owed to the driver's regions but the one that already delivered it.
+                self.owe(ride_id, text, false, done, now);
             }
             FrameKind::OfferClosed => {
                 // A lapsed offer may still be accepted: its driver hears the end too.

@@ -26,7 +26,7 @@ type Target = (String, Option<String>);
 /// What a driver frame does to the driver's commitments.
 pub fn frame_kind(message: &DriverOutbound) -> FrameKind {
     match message {
-        DriverOutbound::RideOffer { expires_at, .. } => FrameKind::Offer { expires_at: *expires_at, delivered: false },
+        DriverOutbound::RideOffer { expires_at, .. } => FrameKind::Offer { expires_at: *expires_at },
         DriverOutbound::RideTaken { .. } | DriverOutbound::RideCancelled { .. } => FrameKind::OfferClosed,
         DriverOutbound::RideUpdated { ride } if ride.status.is_final() => FrameKind::Over,
         DriverOutbound::RideAssigned { .. } | DriverOutbound::RideUpdated { .. } => FrameKind::Active,

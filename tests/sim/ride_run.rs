@@ -139,9 +139,6 @@ impl RideDo {
             if !taken.get(&region).and_then(|t| t.get(slot)).copied().unwrap_or(false) {
                 continue;
             }
-            if let FrameKind::Offer { expires_at, .. } = frame.kind {
-                frame.kind = FrameKind::Offer { expires_at, delivered: true };
-            }
             frame.delivered_in = Some(super::region_name(region));
             // Only a frame still owed is rewritten: one a flush meanwhile handed over stays gone.
             if let Some(entry) = self.outbox.get_mut(&frame.id) {

@@ -150,9 +150,28 @@ impl Region {
         if viewing {
             socket.viewing.push(ride_id.clone());
         }
+        // The list lives in the socket's attachment, which is small: past
+        // the limit the oldest view ends (unless another socket views it).
+        let dropped: Vec<String> = match socket.viewing.len().checked_sub(MAX_VIEWED) {
+            Some(excess) if excess > 0 => socket.viewing.drain(..excess).collect(),
+            _ => Vec::new(),
+        };
+        for ride_id in dropped {
+            let still_viewed = self
+                .drivers
+                .get(&call.driver_id)
+                .is_some_and(|d| d.sockets.values().any(|s| s.viewing.contains(&ride_id)));
+            if !still_viewed {
+                let stop = RideCall { ride_id, req_id: None, command: RideCommand::View(false), ..call.clone() };
+                fx.push(RegionEffect::CallRide(stop));
+            }
+        }
         self.save_driver(&call.driver_id, fx);
     }
 }
+
+/// Rides one socket views at once, at most: a view past it ends the oldest.
+pub const MAX_VIEWED: usize = 8;
 
 fn lock_failed(ride_id: String, reason: AcceptFailure, req: Option<&str>) -> String {
     to_frame(&DriverOutbound::LockFailed { ride_id, reason: reason.as_str().into() }, req)

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use commands::{RideAnswer, RideCall, RideCommand};
+pub use commands::{RideAnswer, RideCall, RideCommand, MAX_VIEWED};
 pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
 pub use wire::{
     DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
