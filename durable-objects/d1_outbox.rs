@@ -55,7 +55,8 @@ impl<'a> D1Outbox<'a> {
     }
 
     /// Writes every pending change to D1 in one batch, in order, then drops
-    /// exactly those from the outbox (changes queued meanwhile stay).
+    /// exactly those from the outbox, known by their event's seq (changes
+    /// queued meanwhile stay, even if another flush ran at the same time).
     pub async fn flush(&self) -> Result<(), AppError> {
         let pending = self.pending().await?;
         if pending.is_empty() {
@@ -67,8 +68,9 @@ impl<'a> D1Outbox<'a> {
             statements.extend(db::rides::change_statements(&d1, change)?);
         }
         d1.batch(statements).await?;
+        let written: Vec<u64> = pending.iter().map(|change| change.event.seq).collect();
         let mut now_pending = self.pending().await?;
-        now_pending.drain(..pending.len().min(now_pending.len()));
+        now_pending.retain(|change| !written.contains(&change.event.seq));
         if now_pending.is_empty() {
             self.storage.delete(OUTBOX_KEY).await?;
         } else {

@@ -33,7 +33,7 @@ pub struct RideDo {
     record: RefCell<Option<RideRecord>>,
     /// Whether frames owed to drivers may be waiting in storage (unknown, so
     /// true, after a wake-up); lets a step without driver frames skip the outbox.
-    pub(crate) drivers_owed: std::cell::Cell<bool>,
+    pub(crate) drivers_owed: std::rc::Rc<std::cell::Cell<bool>>,
     /// The record's JSON as last written or read, so that a step that
     /// changed nothing writes nothing.
     pub(crate) stored: RefCell<Option<String>>,
@@ -47,7 +47,7 @@ impl DurableObject for RideDo {
             state,
             env,
             record: RefCell::new(None),
-            drivers_owed: std::cell::Cell::new(true),
+            drivers_owed: std::rc::Rc::new(std::cell::Cell::new(true)),
             stored: RefCell::new(None),
             held_feed: RefCell::new(Vec::new()),
         }

@@ -4,6 +4,7 @@
 //! through the regions of their round, every driver frame through its Driver
 //! DO), then set the alarm and write D1.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use futures::future::join_all;
@@ -19,6 +20,7 @@ use crate::core::region_cells::region_of;
 use crate::core::ride::RideRecord;
 use crate::error::AppError;
 use crate::region_rpc::{self, DeliverBatch, Delivered, Delivery, RegionCall, RideFeed};
+use worker::{Env, Storage};
 
 /// Storage key of event `seq` (zero-padded so keys sort in seq order).
 pub fn event_key(seq: u64) -> String {
@@ -128,13 +130,32 @@ impl<'a> EffectRunner<'a> {
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
-        if !owed_nothing || self.ride.drivers_owed.get() {
-            self.flush_drivers().await;
-        }
-        if self.write_d1 {
-            outbox.flush_or_retry_at(super::now_ms()).await;
-        }
+        self.hand_over_later(!owed_nothing || self.ride.drivers_owed.get(), self.write_d1);
         Ok(())
+    }
+
+    /// Hands the frames owed to drivers (to their Driver DOs) and the D1
+    /// outbox over once the caller has its answer: both are stored already,
+    /// in the write that decided them, and guarded by the alarm, so nobody
+    /// waits on them (the fast path already put the frames on the drivers'
+    /// sockets). A failure leaves them stored for the alarm.
+    fn hand_over_later(&self, drivers: bool, d1: bool) {
+        if !drivers && !d1 {
+            return;
+        }
+        let Ok(record) = self.ride.current() else { return };
+        let ride_id = record.ride.id;
+        let storage = self.ride.state().storage();
+        let env = self.ride.env().clone();
+        let owed = self.ride.drivers_owed.clone();
+        self.ride.state().wait_until(async move {
+            if drivers {
+                flush_drivers_of(&storage, &env, &ride_id, &owed).await;
+            }
+            if d1 {
+                D1Outbox::new(storage, &env).flush_or_retry_at(super::now_ms()).await;
+            }
+        });
     }
 
     /// Makes sure the alarm rings by the ride's next deadline. Only storage
@@ -224,26 +245,28 @@ impl<'a> EffectRunner<'a> {
 
     /// Sends what drivers are owed; what is left is retried from the alarm.
     pub async fn flush_drivers(&self) {
+        let Ok(record) = self.ride.current() else { return };
         let storage = self.ride.state().storage();
-        let ride_id = match self.ride.current() {
-            Ok(record) => record.ride.id,
-            Err(_) => return,
-        };
-        self.ride.drivers_owed.set(true);
-        let flushed = driver_outbox::flush(&storage, self.ride.env(), &ride_id).await.unwrap_or(false);
-        // Frames committed by an event that ran during the flush are sent by that event itself.
-        self.ride.drivers_owed.set(!flushed);
-        if !flushed {
-            let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
-            if let Err(err) = super::token_expiry::wake_by(self.ride.state(), retry_at).await {
-                worker::console_error!("could not set the driver frame retry alarm: {err}");
-            }
-        }
+        flush_drivers_of(&storage, self.ride.env(), &record.ride.id, &self.ride.drivers_owed).await;
     }
 
     /// Writes pending D1 changes, retrying from the alarm on failure.
     pub async fn flush_outbox(&self, now_ms: i64) {
         self.outbox().flush_or_retry_at(now_ms).await;
+    }
+}
+
+/// Sends every frame a ride owes to drivers; what is not taken stays for the alarm.
+async fn flush_drivers_of(storage: &Storage, env: &Env, ride_id: &str, owed: &Cell<bool>) {
+    owed.set(true);
+    let flushed = driver_outbox::flush(storage, env, ride_id).await.unwrap_or(false);
+    // Frames committed by an event that ran during the flush are sent by that event itself.
+    owed.set(!flushed);
+    if !flushed {
+        let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
+        if let Err(err) = super::token_expiry::wake_by_storage(storage, retry_at).await {
+            worker::console_error!("could not set the driver frame retry alarm: {err}");
+        }
     }
 }
 
