@@ -113,6 +113,11 @@ impl RegionDo {
             RegionCall::Nearby => RegionInput::Nearby(decode::<calls::Nearby>(&mut req).await?),
             RegionCall::Driver => RegionInput::Driver(decode::<calls::Driver>(&mut req).await?),
             RegionCall::Deliver => RegionInput::Deliver(decode::<calls::Deliver>(&mut req).await?),
+            RegionCall::Attached => {
+                let body = decode::<calls::Attached>(&mut req).await?;
+                self.run(RegionInput::Attached { socket_id: body.socket_id, answer: body.answer }).await?;
+                return json(&crate::do_call::Done {});
+            }
         };
         match self.run(input).await? {
             Some(RegionAnswer::Sockets(answer)) => json(&answer),

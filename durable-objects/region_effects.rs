@@ -1,9 +1,12 @@
 //! Carrying out what the region core decided, in order: frames, closes and
-//! attachments at once (synchronously), then storage and the alarm, the
-//! stats report and the calls to Driver DOs and rides, concurrently. The
-//! answers of those calls are returned as the core's next inputs.
+//! attachments at once (synchronously), then storage and the alarm and the
+//! calls to Driver DOs and rides, concurrently. The answers of those calls
+//! are returned as the core's next inputs. Two things nobody waits for run
+//! after the answer: the stats report, and a new socket's attach, whose
+//! answer the region hands back to itself (`/attached`) so that a socket's
+//! opening waits on no other object.
 
-use futures::future::{join3, join_all};
+use futures::future::{join, join_all};
 use worker::WebSocket;
 
 use super::region::{RegionDo, CELL_KEY, RIDE_PREFIX};
@@ -18,6 +21,7 @@ use crate::core::region::{
 use crate::do_call::DoCall;
 use crate::driver_rpc::{self, AttachRequest, DetachRequest, DriverLocation};
 use crate::error::AppError;
+use crate::region_rpc::{self, AttachedBody};
 use crate::ride_rpc::{self, calls, AcceptAnswer, CancelRide, DriverRideCommand, LockAnswer, SetViewing, StepRide};
 
 impl RegionDo {
@@ -62,8 +66,9 @@ impl RegionDo {
                 _ => stored.push(effect),
             }
         }
+        self.report_later(reports);
         let calls = join_all(calls.into_iter().map(|effect| self.call_out(effect)));
-        let (_, _, inputs) = join3(self.store(stored), self.report(reports), calls).await;
+        let (_, inputs) = join(self.store(stored), calls).await;
         inputs.into_iter().flatten().collect()
     }
 
@@ -89,9 +94,9 @@ impl RegionDo {
         }
     }
 
-    /// The region's stats row in D1; a failure is logged (the next report
-    /// or renewal puts it right).
-    async fn report(&self, effects: Vec<RegionEffect>) {
+    /// The region's stats row in D1, written after the answer; a failure
+    /// is logged (the next report or renewal puts it right).
+    fn report_later(&self, effects: Vec<RegionEffect>) {
         if effects.is_empty() {
             return;
         }
@@ -99,18 +104,20 @@ impl RegionDo {
             Ok(db) => db,
             Err(err) => return worker::console_error!("no D1 for region stats: {err}"),
         };
-        for effect in effects {
-            let done = match effect {
-                RegionEffect::Report { cell, figures, lease } => {
-                    crate::db::stats::save_region(&db, &cell, &figures, &lease).await
+        self.state().wait_until(async move {
+            for effect in effects {
+                let done = match effect {
+                    RegionEffect::Report { cell, figures, lease } => {
+                        crate::db::stats::save_region(&db, &cell, &figures, &lease).await
+                    }
+                    RegionEffect::PurgeReports { before } => crate::db::stats::purge_lapsed_regions(&db, before).await,
+                    _ => Ok(()),
+                };
+                if let Err(err) = done {
+                    worker::console_error!("could not record region stats: {err}");
                 }
-                RegionEffect::PurgeReports { before } => crate::db::stats::purge_lapsed_regions(&db, before).await,
-                _ => Ok(()),
-            };
-            if let Err(err) = done {
-                worker::console_error!("could not record region stats: {err}");
             }
-        }
+        });
     }
 
     /// One call to another object; its answer as the core's next input.
@@ -130,9 +137,22 @@ impl RegionDo {
         let failed = |err: AppError| worker::console_error!("a call to driver {driver_id} failed: {err}");
         match call {
             DriverCallOut::Attach { socket_id, region } => {
-                let request = AttachRequest { socket_id: socket_id.clone(), region };
-                let answer = driver_rpc::call::<driver_rpc::calls::Attach>(env, &driver_id, request).await;
-                Some(RegionInput::Attached { socket_id, answer: answer.map_err(failed).ok() })
+                let env = env.clone();
+                self.state().wait_until(async move {
+                    let request = AttachRequest { socket_id: socket_id.clone(), region: region.clone() };
+                    let answer = driver_rpc::call::<driver_rpc::calls::Attach>(&env, &driver_id, request).await;
+                    let answer =
+                        answer.map_err(|err| worker::console_error!("attach of {driver_id} failed: {err}")).ok();
+                    let body = AttachedBody { socket_id, answer };
+                    // The region's own call; tried again once, as a socket left attaching is offered nothing.
+                    for _ in 0..2 {
+                        match region_rpc::ask::<region_rpc::calls::Attached>(&env, &region, &body).await {
+                            Ok(_) => return,
+                            Err(err) => worker::console_error!("the attach answer could not be handed back: {err}"),
+                        }
+                    }
+                });
+                None
             }
             DriverCallOut::Detach { socket_id } => {
                 let request = DetachRequest { socket_id };

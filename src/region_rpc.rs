@@ -9,6 +9,7 @@ pub use crate::core::region::{
     DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
 };
 
+use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
@@ -43,7 +44,19 @@ crate::do_calls! {
         ConnectDispatcher = "/connect/dispatcher", DispatcherConnect => Done;
         /// Frames and the busy mark from a driver's Driver DO, for its sockets here.
         DriverFrames = "/driver-frames", DriverDelivery => DriverSockets;
+        /// The Driver DO's answer to a new socket's attach, handed back by
+        /// the region's own call once its socket was accepted.
+        Attached = "/attached", AttachedBody => Done;
     }
+}
+
+/// A Driver DO's answer to the attach of `socket_id` (None: it did not answer).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttachedBody {
+    /// The socket that asked.
+    pub socket_id: String,
+    /// What the driver is owed and its busy mark.
+    pub answer: Option<AttachAnswer>,
 }
 
 /// A driver's identity handed to the region with its socket.

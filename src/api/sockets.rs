@@ -19,14 +19,13 @@ pub async fn driver_socket(ctx: RequestContext) -> Result<Response, AppError> {
     require_upgrade(&ctx)?;
     let pairs = ctx.query_pairs()?;
     let at = query_params::position(&borrowed(&pairs))?;
-    let driver = db::drivers::get(&ctx.db()?, &ctx.caller.sub).await?.ok_or_else(|| {
+    let region = region_of(at, ctx.config.region_res)?;
+    let driver = db::drivers::connect_in(&ctx.db()?, &ctx.caller.sub, &region).await?.ok_or_else(|| {
         AppError::forbidden(format!(
             "driver {} is not registered; a dispatcher registers drivers with PUT /v1/drivers/{{id}}",
             ctx.caller.sub
         ))
     })?;
-    let region = region_of(at, ctx.config.region_res)?;
-    db::drivers::set_last_region(&ctx.db()?, &ctx.caller.sub, &region).await?;
     let connect = DriverConnect {
         driver_id: ctx.caller.sub.clone(),
         name: driver.profile.name,

@@ -64,10 +64,16 @@ pub async fn upsert(db: &D1Database, id: &str, profile: &DriverProfile, now_ms: 
     row.map(Driver::from).ok_or_else(|| AppError::Internal("driver upsert returned no row".into()))
 }
 
-/// Notes the region a driver's socket was handed to.
-pub async fn set_last_region(db: &D1Database, id: &str, region: &str) -> Result<(), AppError> {
-    db.prepare("UPDATE drivers SET last_region = ?2 WHERE id = ?1").bind(&[id.into(), region.into()])?.run().await?;
-    Ok(())
+/// A registered driver's profile, recording in the same statement that it
+/// now connects to `region` (one D1 round trip on the connect path); None
+/// (and nothing written) for a driver that is not registered.
+pub async fn connect_in(db: &D1Database, id: &str, region: &str) -> Result<Option<Driver>, AppError> {
+    let row = db
+        .prepare(format!("UPDATE drivers SET last_region = ?2 WHERE id = ?1 RETURNING {COLUMNS}"))
+        .bind(&[id.into(), region.into()])?
+        .first::<DriverRow>(None)
+        .await?;
+    Ok(row.map(Driver::from))
 }
 
 /// The region a driver last connected to, if any.
