@@ -102,6 +102,7 @@ fn a_new_socket_starts_as_available_as_the_drivers_other_sockets() {
 #[test]
 fn availability_is_the_drivers_on_every_socket_and_reaches_the_feed() {
     let mut region = region();
+    desk(&mut region);
     online(&mut region, "s1", "d1", east(1.0), T0);
     online(&mut region, "s2", "d1", east(1.0), T0);
     let fx = message(&mut region, "s1", r#"{"type":"set_available","available":false}"#, T0 + 1);
@@ -138,6 +139,7 @@ fn a_busy_drivers_position_is_relayed_at_most_once_a_second_per_socket() {
 #[test]
 fn a_location_update_moves_the_driver_and_reaches_the_feed() {
     let mut region = region();
+    desk(&mut region);
     online(&mut region, "s1", "d1", east(1.0), T0);
     let to = east(3.0);
     let json = format!(r#"{{"type":"location_update","lat":{},"lng":{}}}"#, to.lat, to.lng);
@@ -154,6 +156,7 @@ fn a_location_update_moves_the_driver_and_reaches_the_feed() {
 #[test]
 fn a_driver_far_outside_the_cell_is_told_region_changed_closed_4000_and_goes_offline() {
     let mut region = region();
+    desk(&mut region);
     online(&mut region, "s1", "d1", east(1.0), T0);
     online(&mut region, "s2", "d1", east(1.0), T0);
     let far = destination(HERE, 0.0, 40_000.0);
@@ -324,4 +327,33 @@ fn a_socket_views_at_most_eight_rides_and_a_ninth_view_ends_the_oldest() {
         _ => None,
     });
     assert_eq!(saved, Some(rides[1..].to_vec()));
+}
+
+/// A dispatch socket watching the region's feed.
+fn desk(region: &mut ridewire::core::region::Region) {
+    region.handle(RegionInput::DispatcherOpened { socket_id: "desk".into(), cell: cell() }, T0);
+}
+
+#[test]
+fn the_feed_is_not_written_while_no_dispatcher_watches() {
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    let to = east(2.0);
+    let json = format!(r#"{{"type":"location_update","lat":{},"lng":{}}}"#, to.lat, to.lng);
+    assert!(feed(&message(&mut region, "s1", &json, T0 + 1)).is_empty());
+}
+
+#[test]
+fn a_stream_of_location_updates_saves_the_position_at_most_every_ten_seconds() {
+    use ridewire::core::region::LOCATION_SAVE_MS;
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    let saves = |fx: &[RegionEffect]| fx.iter().filter(|e| matches!(e, RegionEffect::SaveFacts { .. })).count();
+    let mut saved = 0;
+    for step in 1..=40 {
+        let to = east(1.0 + step as f64 / 100.0);
+        let json = format!(r#"{{"type":"location_update","lat":{},"lng":{}}}"#, to.lat, to.lng);
+        saved += saves(&message(&mut region, "s1", &json, T0 + step * 1_000));
+    }
+    assert_eq!(saved as i64, 40_000 / LOCATION_SAVE_MS, "40 updates a second apart");
 }

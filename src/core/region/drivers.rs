@@ -20,6 +20,9 @@ use crate::core::lifecycle::location_relay_due;
 use crate::core::protocol::{is_offer_frame, to_frame, DispatchOutbound, DriverOutbound};
 use crate::core::socket_rules::{SocketHeader, CLOSE_REGION_CHANGED, CLOSE_SILENT};
 
+/// How often a driver's position is saved in its sockets' attachments, at most (ms).
+pub const LOCATION_SAVE_MS: i64 = 10_000;
+
 /// A driver socket just opened.
 pub(super) struct Opened {
     pub socket_id: String,
@@ -40,6 +43,7 @@ impl Region {
             location_at: now,
             available: true,
             mark: BusyMark::default(),
+            saved_at: now,
             sockets: BTreeMap::new(),
         });
         let first = driver.sockets.keys().all(|id| *id == socket_id);
@@ -125,7 +129,9 @@ impl Region {
     /// The driver's position: the index and the feed follow; while it has
     /// an active ride the position goes to its Driver DO (at most once a
     /// second per socket), which relays it; a driver far outside the cell
-    /// is handed off.
+    /// is handed off. The attachments keep the position at most every
+    /// [`LOCATION_SAVE_MS`] (a wake-up may start from one that old; the
+    /// next update corrects it): a fleet's updates cost no write each.
     pub(super) fn location_update(
         &mut self,
         socket_id: &str,
@@ -138,6 +144,10 @@ impl Region {
         let Some(driver) = self.drivers.get_mut(driver_id) else { return };
         driver.location = at;
         driver.location_at = now;
+        let save = now - driver.saved_at >= LOCATION_SAVE_MS;
+        if save {
+            driver.saved_at = now;
+        }
         let busy = driver.mark.is_busy();
         let relay = match driver.sockets.get_mut(socket_id) {
             Some(socket) if busy && location_relay_due(socket.relayed_at, now) => {
@@ -147,7 +157,9 @@ impl Region {
             _ => false,
         };
         self.sync_index(driver_id);
-        self.save_driver(driver_id, fx);
+        if save {
+            self.save_driver(driver_id, fx);
+        }
         self.feed_driver(driver_id, fx);
         self.hand_off_if_left(driver_id, at, fx);
         if relay {
@@ -210,6 +222,7 @@ impl Region {
             location_at: facts.location_at,
             available: facts.available,
             mark: facts.mark.clone(),
+            saved_at: facts.location_at,
             sockets: BTreeMap::new(),
         });
         if facts.location_at > driver.location_at {
@@ -264,6 +277,9 @@ impl Region {
 
     /// `driver_location` on the dispatch sockets, with whether it takes offers.
     fn feed_driver(&self, driver_id: &str, fx: &mut Vec<RegionEffect>) {
+        if self.dispatchers.is_empty() {
+            return;
+        }
         let Some(indexed) = self.index.get(driver_id) else { return };
         let moved = DispatchOutbound::DriverLocation {
             driver_id: driver_id.to_string(),

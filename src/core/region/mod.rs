@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{RideAnswer, RideCall, RideCommand, MAX_VIEWED};
+pub use drivers::LOCATION_SAVE_MS;
 pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
 pub use wire::{
     DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
@@ -99,6 +100,8 @@ struct Driver {
     location_at: i64,
     available: bool,
     mark: BusyMark,
+    /// When its facts were last saved with a position (memory only).
+    saved_at: i64,
     sockets: BTreeMap<String, Socket>,
 }
 
