@@ -3,6 +3,8 @@
 //! and randomness are passed in, so every rule is tested natively.
 
 pub mod body_limit;
+pub mod callback_url;
+pub mod cancel_request;
 pub mod commitments;
 pub mod cursor;
 pub mod dispatch;
@@ -20,6 +22,7 @@ pub mod matching;
 pub mod money;
 pub mod protocol;
 pub mod query_params;
+pub mod rate_limit;
 pub mod region;
 pub mod region_cells;
 pub mod ride;
@@ -30,6 +33,7 @@ pub mod ride_request;
 pub mod rounds;
 pub mod socket_rules;
 pub mod stats;
+pub mod strict_json;
 pub mod viewers;
 
 pub use invalid::Invalid;
