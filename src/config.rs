@@ -1,6 +1,7 @@
 //! Configuration read once per request from the Worker's vars and secrets
 //! into a typed struct. Secrets are never logged.
 
+use crate::core::callback_url::CallbackPolicy;
 use crate::core::dispatch::DispatchSettings;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::Invalid;
@@ -25,6 +26,8 @@ pub struct Config {
     /// Seconds between a driver app's heartbeats; a driver socket silent for
     /// three of them is closed (4003). Also paces the regions' stats leases.
     pub heartbeat_s: u32,
+    /// Which `callback_url`s partners may give (`ALLOW_HTTP_CALLBACKS`).
+    pub callbacks: CallbackPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for Config {
             .field("lock_ttl_s", &self.lock_ttl_s)
             .field("region_res", &self.region_res)
             .field("heartbeat_s", &self.heartbeat_s)
+            .field("callbacks", &self.callbacks)
             .finish()
     }
 }
@@ -57,6 +61,7 @@ impl Config {
             lock_ttl_s: number(&lookup, "LOCK_TTL_S", 5.0, 1.0, 600.0)? as u32,
             region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
             heartbeat_s: whole(&lookup, "HEARTBEAT_S", DEFAULT_HEARTBEAT_S, 1, 3600)?,
+            callbacks: callback_policy(&lookup)?,
         })
     }
 }
@@ -106,9 +111,34 @@ fn whole(
         .ok_or_else(|| Invalid(format!("{name} must be a whole number from {min} to {max}, not {raw:?}")))
 }
 
+/// `ALLOW_HTTP_CALLBACKS`: `1` allows callbacks to localhost (local
+/// development), `0` or unset does not; anything else is a config error.
+fn callback_policy(lookup: &impl Fn(&str) -> Option<String>) -> Result<CallbackPolicy, Invalid> {
+    match lookup("ALLOW_HTTP_CALLBACKS").as_deref().map(str::trim) {
+        None | Some("" | "0") => Ok(CallbackPolicy::PublicHttpsOnly),
+        Some("1") => Ok(CallbackPolicy::AllowLocalHttp),
+        Some(other) => Err(Invalid(format!("ALLOW_HTTP_CALLBACKS must be 0 or 1, not {other:?}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_callbacks_are_allowed_only_by_allow_http_callbacks_1() {
+        let with = |value: Option<&'static str>| {
+            Config::from_lookup(move |name| match name {
+                "JWT_SECRET" => Some("s".into()),
+                "ALLOW_HTTP_CALLBACKS" => value.map(String::from),
+                _ => None,
+            })
+        };
+        assert_eq!(with(None).unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
+        assert_eq!(with(Some("0")).unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
+        assert_eq!(with(Some("1")).unwrap().callbacks, CallbackPolicy::AllowLocalHttp);
+        assert!(with(Some("yes")).is_err());
+    }
 
     #[test]
     fn missing_vars_take_the_protocol_defaults() {

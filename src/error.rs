@@ -37,6 +37,9 @@ pub enum AppError {
     /// 413 `payload_too_large`.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 429 `rate_limited`, with a `Retry-After` of `retry_after_s` seconds.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_s: u32 },
     /// An error a Durable Object already put in protocol form, passed through.
     #[error("{}", .0.message)]
     Relayed(ErrorStatus),
@@ -84,6 +87,7 @@ impl AppError {
             AppError::Conflict { code, .. } => (409, *code),
             AppError::Gone { code, .. } => (410, *code),
             AppError::PayloadTooLarge(_) => (413, "payload_too_large"),
+            AppError::RateLimited { .. } => (429, "rate_limited"),
             AppError::Relayed(relayed) => return relayed.clone(),
             AppError::Internal(_) => (500, "internal"),
         };
@@ -99,7 +103,13 @@ impl AppError {
         if let AppError::Internal(detail) = &self {
             console_error!("internal error: {detail}");
         }
-        self.status().into_response()
+        let mut response = self.status().into_response();
+        if let AppError::RateLimited { retry_after_s, .. } = &self {
+            if let Err(err) = response.headers_mut().set("Retry-After", &retry_after_s.to_string()) {
+                console_error!("could not set Retry-After: {err}");
+            }
+        }
+        response
     }
 }
 

@@ -187,6 +187,10 @@ export function readWranglerConfig(root = ROOT) {
       className: b.class_name,
       scriptName: b.script_name,
     })),
+    // Rate limiting bindings ([[ratelimits]]), as Miniflare's `ratelimits` option takes them.
+    ratelimits: Object.fromEntries(
+      (Array.isArray(toml.ratelimits) ? toml.ratelimits : []).map((r) => [r.name, { simple: { ...r.simple } }]),
+    ),
     d1Databases: d1.map((d) => ({
       binding: d.binding,
       databaseName: d.database_name,

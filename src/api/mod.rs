@@ -4,6 +4,7 @@
 mod drivers;
 mod health;
 mod nearby;
+mod rate_limits;
 pub use health::OPENAPI_JSON;
 mod request;
 mod ride_steps;
@@ -14,6 +15,7 @@ mod sockets;
 use worker::{Env, Request, Response};
 
 use crate::config::Config;
+use crate::core::rate_limit::Limiter;
 use crate::error::AppError;
 use routes::{match_route, NoRoute, Route};
 
@@ -50,6 +52,7 @@ async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
         route => {
             let config = config(&env)?;
             let ctx = RequestContext::new(req, env, config, is_socket(&route))?;
+            rate_limits::admit(&ctx.env, Limiter::Requests, &ctx.caller.sub, ctx.now_ms).await?;
             dispatch(route, ctx).await
         }
     }

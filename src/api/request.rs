@@ -1,11 +1,12 @@
 //! What every authenticated handler starts from: the verified caller, the
 //! clock reading of this request, and helpers to read bodies and queries.
 
+use futures::StreamExt;
 use worker::{Date, Env, Request};
 
 use crate::auth::{token_from, verify};
 use crate::config::Config;
-use crate::core::body_limit::{body_too_large, MAX_BODY_BYTES};
+use crate::core::body_limit::{BodyCollector, MAX_BODY_BYTES};
 use crate::core::identity::{Caller, Role};
 use crate::error::AppError;
 
@@ -49,18 +50,20 @@ impl RequestContext {
         Err(AppError::forbidden(format!("a {} may not use this endpoint", self.caller.role.as_str())))
     }
 
-    /// The body, refused with 413 past [`MAX_BODY_BYTES`].
+    /// The body, read as it streams in and refused with 413 as soon as it
+    /// passes [`MAX_BODY_BYTES`] (declared or not); the rest is never read.
     pub async fn body(&mut self) -> Result<Vec<u8>, AppError> {
-        let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
+        let too_large = |_| AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
         let declared = self.req.headers().get("Content-Length")?;
-        if body_too_large(declared.as_deref(), None) {
-            return Err(too_large());
+        let mut collector = BodyCollector::new(declared.as_deref()).map_err(too_large)?;
+        if self.req.inner().body().is_none() {
+            return Ok(Vec::new());
         }
-        let bytes = self.req.bytes().await?;
-        if body_too_large(None, Some(bytes.len())) {
-            return Err(too_large());
+        let mut stream = self.req.stream()?;
+        while let Some(chunk) = stream.next().await {
+            collector.push(&chunk?).map_err(too_large)?;
         }
-        Ok(bytes)
+        Ok(collector.finish())
     }
 
     /// The decoded query pairs.

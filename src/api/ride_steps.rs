@@ -1,23 +1,15 @@
 //! `POST /v1/rides/{id}/decline`, `/cancel`, `/arrived`, `/start`,
 //! `/complete`: the ride's own DO decides; these only check the caller.
 
-use serde::Deserialize;
 use worker::Response;
 
 use super::request::{json, RequestContext};
+use crate::core::cancel_request::cancel_reason;
 use crate::core::identity::Role;
 use crate::core::ids::is_ride_id;
-use crate::core::invalid::{parse_json, Invalid};
-use crate::core::protocol::{RideStep, MAX_REASON_CHARS};
+use crate::core::protocol::RideStep;
 use crate::error::AppError;
 use crate::ride_rpc::{self, calls, CancelRide, DriverRideCommand, StepRide};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelBody {
-    #[serde(default)]
-    reason: Option<String>,
-}
 
 fn ride_id(id: &str) -> Result<(), AppError> {
     if is_ride_id(id) {
@@ -40,10 +32,7 @@ pub async fn decline_ride(ctx: RequestContext, id: &str) -> Result<Response, App
 pub async fn cancel_ride(mut ctx: RequestContext, id: &str) -> Result<Response, AppError> {
     ride_id(id)?;
     let body = ctx.body().await?;
-    let reason = if body.iter().all(u8::is_ascii_whitespace) { None } else { parse_json::<CancelBody>(&body)?.reason };
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(Invalid::field("reason", "must be at most 500 characters").into());
-    }
+    let reason = cancel_reason(&body)?;
     let command = CancelRide { caller: ctx.caller.clone(), reason, req_id: None };
     let ride = ride_rpc::call::<calls::Cancel>(&ctx.env, id, &command).await?;
     json(200, &ride)

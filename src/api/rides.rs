@@ -5,6 +5,7 @@ use worker::Response;
 use super::request::{json, RequestContext};
 use crate::core::identity::Role;
 use crate::core::ids::{is_ride_id, ride_id_from_random, RIDE_ID_RANDOM_BYTES};
+use crate::core::rate_limit::Limiter;
 use crate::core::ride_access::ListScope;
 use crate::core::ride_query::RideQuery;
 use crate::core::ride_request::NewRide;
@@ -18,9 +19,12 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// Creates a ride through its own Ride DO (passengers and partners).
 pub async fn create_ride(mut ctx: RequestContext) -> Result<Response, AppError> {
     ctx.require_role(&[Role::Passenger, Role::Partner])?;
+    if let Some(limiter) = Limiter::ride_creation(ctx.caller.role) {
+        super::rate_limits::admit(&ctx.env, limiter, &ctx.caller.sub, ctx.now_ms).await?;
+    }
     let key = idempotency_key(ctx.header("Idempotency-Key")?)?;
     let body = ctx.body().await?;
-    let request = NewRide::from_json(&body, ctx.caller.role)?;
+    let request = NewRide::parse(&body, ctx.caller.role, ctx.config.callbacks)?;
     let fresh_id = new_ride_id()?;
     let id = match &key {
         None => fresh_id,

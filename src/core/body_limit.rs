@@ -11,9 +11,93 @@ pub fn body_too_large(declared: Option<&str>, read: Option<usize>) -> bool {
     declared.is_some_and(|len| len > MAX_BODY_BYTES) || read.is_some_and(|len| len > MAX_BODY_BYTES)
 }
 
+/// A body past [`MAX_BODY_BYTES`]: 413 `payload_too_large`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTooLarge;
+
+/// Collects a body as it streams in, chunk by chunk, and refuses it as soon
+/// as it passes the limit (the rest is never read), whether or not it
+/// declared a `Content-Length` (a chunked upload declares none).
+#[derive(Debug, Default)]
+pub struct BodyCollector {
+    bytes: Vec<u8>,
+}
+
+impl BodyCollector {
+    /// Starts a body; refused at once when its declared length is over the limit.
+    pub fn new(declared: Option<&str>) -> Result<BodyCollector, BodyTooLarge> {
+        if body_too_large(declared, None) {
+            return Err(BodyTooLarge);
+        }
+        Ok(BodyCollector::default())
+    }
+
+    /// Takes the next chunk; refused once the body read so far passes the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyTooLarge> {
+        if body_too_large(None, Some(self.bytes.len().saturating_add(chunk.len()))) {
+            return Err(BodyTooLarge);
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The whole body, at most [`MAX_BODY_BYTES`].
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Feeds `chunks` to a collector; how many were taken before a refusal.
+    fn feed(
+        declared: Option<&str>,
+        chunks: impl IntoIterator<Item = Vec<u8>>,
+    ) -> (usize, Result<Vec<u8>, BodyTooLarge>) {
+        let mut collector = match BodyCollector::new(declared) {
+            Ok(c) => c,
+            Err(err) => return (0, Err(err)),
+        };
+        let mut taken = 0;
+        for chunk in chunks {
+            if let Err(err) = collector.push(&chunk) {
+                return (taken, Err(err));
+            }
+            taken += 1;
+        }
+        (taken, Ok(collector.finish()))
+    }
+
+    #[test]
+    fn a_streamed_body_within_the_limit_is_kept_whole() {
+        let (_, body) = feed(None, (0..16).map(|i| vec![i as u8; 1024]));
+        let body = body.unwrap();
+        assert_eq!(body.len(), MAX_BODY_BYTES);
+        assert_eq!(&body[1024..1026], &[1, 1]);
+    }
+
+    #[test]
+    fn a_streamed_body_without_length_is_cut_off_at_the_first_chunk_past_16_kib() {
+        // A 1 MiB chunked upload in 4 KiB chunks: refused at the fifth chunk,
+        // the other 251 are never read.
+        let (taken, body) = feed(None, std::iter::repeat_n(vec![b'x'; 4096], 256));
+        assert_eq!(body, Err(BodyTooLarge));
+        assert_eq!(taken, 4);
+    }
+
+    #[test]
+    fn a_streamed_body_that_lies_about_its_length_is_cut_off_too() {
+        let (taken, body) = feed(Some("10"), std::iter::repeat_n(vec![b'x'; 10_000], 3));
+        assert_eq!((taken, body), (1, Err(BodyTooLarge)));
+    }
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_any_chunk() {
+        let (taken, body) = feed(Some("1048576"), std::iter::repeat_n(vec![b'x'; 1], 1));
+        assert_eq!((taken, body), (0, Err(BodyTooLarge)));
+    }
 
     #[test]
     fn a_body_at_the_limit_is_accepted() {

@@ -3,6 +3,8 @@
 
 use serde_json::error::Category;
 
+use super::strict_json::{JsonTree, Strict};
+
 /// Input that breaks a rule of the protocol; becomes `invalid_request`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -15,21 +17,29 @@ impl Invalid {
     }
 }
 
-/// Parses a JSON body into `T`, naming the field path in the error.
+/// Parses a JSON body into `T`, naming the field path in the error. The
+/// one body parser: it holds every body to the strict rule of
+/// [`super::strict_json`] (objects stay objects, no unknown or repeated
+/// keys), whatever `T` is.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Invalid> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let whole_body = inner.classify() == Category::Eof || matches!(path.as_str(), "" | "." | "?");
-        if whole_body {
-            Invalid(format!("body: {inner}"))
-        } else {
-            Invalid(format!("{path}: {inner}"))
-        }
-    })?;
+    let tree: JsonTree = serde_path_to_error::deserialize(&mut *de).map_err(located)?;
     de.end().map_err(|err| Invalid(format!("body: {err}")))?;
-    Ok(value)
+    serde_path_to_error::deserialize(Strict(tree.0)).map_err(located)
+}
+
+/// An error at a field path, or about the body as a whole.
+fn located(err: serde_path_to_error::Error<serde_json::Error>) -> Invalid {
+    // A refused key (unknown, repeated) is located at its object: `pickup.?` is `pickup`.
+    let path = err.path().to_string();
+    let path = path.strip_suffix(".?").unwrap_or(&path).to_string();
+    let inner = err.into_inner();
+    let whole_body = inner.classify() == Category::Eof || matches!(path.as_str(), "" | "." | "?");
+    if whole_body {
+        Invalid(format!("body: {inner}"))
+    } else {
+        Invalid(format!("{path}: {inner}"))
+    }
 }
 
 /// Checks a required free-text field: trimmed non-empty, at most `max` chars.

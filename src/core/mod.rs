@@ -4,6 +4,8 @@
 
 pub mod body_limit;
 pub mod busy_mark;
+pub mod callback_url;
+pub mod cancel_request;
 pub mod commitments;
 pub mod cursor;
 pub mod dispatch;
@@ -21,6 +23,7 @@ pub mod matching;
 pub mod money;
 pub mod protocol;
 pub mod query_params;
+pub mod rate_limit;
 pub mod region;
 pub mod region_cells;
 pub mod ride;
@@ -31,6 +34,7 @@ pub mod ride_request;
 pub mod rounds;
 pub mod socket_rules;
 pub mod stats;
+pub mod strict_json;
 pub mod viewers;
 
 pub use invalid::Invalid;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::callback_url::{callback_url, CallbackPolicy};
 use super::geo::{Place, PlaceInput};
 use super::identity::Role;
 use super::invalid::{parse_json, phone, text, Invalid};
@@ -13,7 +14,7 @@ pub const DEFAULT_PRODUCT: &str = "taxi";
 /// Longest distance accepted, in km (half the Earth's circumference).
 pub const MAX_DISTANCE_KM: f64 = 20_100.0;
 /// Longest callback URL accepted.
-pub const MAX_CALLBACK_URL_CHARS: usize = 2048;
+pub use super::callback_url::MAX_CALLBACK_URL_CHARS;
 /// Longest passenger name accepted.
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -77,14 +78,20 @@ pub struct NewRide {
 }
 
 impl NewRide {
-    /// Parses and validates a create body sent by a caller of `role`.
+    /// Parses and validates a create body sent by a caller of `role`, with
+    /// production's callback rules (https to public hosts only).
     pub fn from_json(body: &[u8], role: Role) -> Result<NewRide, Invalid> {
-        parse_json::<CreateRideBody>(body)?.validate(role)
+        NewRide::parse(body, role, CallbackPolicy::PublicHttpsOnly)
+    }
+
+    /// Parses and validates a create body under the deployment's callback policy.
+    pub fn parse(body: &[u8], role: Role, callbacks: CallbackPolicy) -> Result<NewRide, Invalid> {
+        parse_json::<CreateRideBody>(body)?.validate(role, callbacks)
     }
 }
 
 impl CreateRideBody {
-    fn validate(self, role: Role) -> Result<NewRide, Invalid> {
+    fn validate(self, role: Role, callbacks: CallbackPolicy) -> Result<NewRide, Invalid> {
         let partner = role == Role::Partner;
         if !partner && self.passenger.is_some() {
             return Err(Invalid::field("passenger", "is for partners; a passenger's identity comes from its token"));
@@ -99,7 +106,7 @@ impl CreateRideBody {
             fare: self.fare.map(|f| f.validate("fare")).transpose()?,
             distance_km: self.distance_km.map(distance_km).transpose()?,
             passenger: self.passenger.map(customer).transpose()?,
-            callback_url: self.callback_url.as_deref().map(callback_url).transpose()?,
+            callback_url: self.callback_url.as_deref().map(|url| callback_url(url, callbacks)).transpose()?,
             proof_required: self.proof_required.unwrap_or(false),
         })
     }
@@ -128,18 +135,6 @@ fn customer(input: CustomerInput) -> Result<Customer, Invalid> {
         name: text("passenger.name", &input.name, MAX_NAME_CHARS)?,
         phone: phone("passenger.phone", &input.phone)?,
     })
-}
-
-fn callback_url(raw: &str) -> Result<String, Invalid> {
-    let rule = "must be an absolute http or https URL of at most 2048 characters";
-    if raw.len() > MAX_CALLBACK_URL_CHARS {
-        return Err(Invalid::field("callback_url", rule));
-    }
-    let url = url::Url::parse(raw).map_err(|_| Invalid::field("callback_url", rule))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Invalid::field("callback_url", rule));
-    }
-    Ok(url.to_string())
 }
 
 #[cfg(test)]

@@ -28,12 +28,14 @@ export const TEST_WEBHOOK_SECRET = 'test-only-webhook-secret-51d0';
  * Starts the built Worker in Miniflare.
  * @param {object} [opts]
  * @param {Record<string, unknown>} [opts.vars] bindings overriding wrangler.toml [vars] and the test secrets
+ * @param {Record<string, {simple: {limit: number, period: number}}>} [opts.ratelimits] rate limiting bindings
+ *   overriding wrangler.toml's [[ratelimits]] (same shape as Miniflare's `ratelimits` option)
  * @param {object} [opts.miniflare] extra Miniflare worker options, merged last (escape hatch)
  * @param {string} [opts.root] project root (default: this repo); for testing the harness itself
  * @returns {Promise<{mf: Miniflare, url: URL, fetch: (path: string, init?: RequestInit) => Promise<Response>,
  *   wsUrl: (path: string) => string, db: D1Database, dbs: Record<string, D1Database>, close: () => Promise<void>}>}
  */
-export async function startWorker({ vars = {}, miniflare = {}, root = ROOT } = {}) {
+export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, root = ROOT } = {}) {
   const config = readWranglerConfig(root);
   const scriptPath = resolve(root, config.main);
   if (!existsSync(scriptPath)) {
@@ -71,6 +73,8 @@ export async function startWorker({ vars = {}, miniflare = {}, root = ROOT } = {
     compatibilityFlags: config.compatibilityFlags,
     d1Databases: d1.map((d) => d.binding),
     durableObjects,
+    // The per-client limits of wrangler.toml, counted in memory like every other binding here.
+    ratelimits: { ...config.ratelimits, ...ratelimits },
     bindings: {
       ...config.vars,
       JWT_SECRET: TEST_JWT_SECRET,
