@@ -32,9 +32,16 @@ pub fn entry(owed: &OwedToDriver) -> Result<(String, String), AppError> {
     Ok((format!("{PREFIX}{:012}", owed.frame.id), serde_json::to_string(owed)?))
 }
 
-/// Sends every owed frame, each driver's in one call in order; deletes what
-/// was taken. Returns false when something is left for the alarm.
-pub async fn flush(storage: &Storage, env: &Env, ride_id: &str) -> Result<bool, AppError> {
+/// Frame ids whose fast-path delivery is still out (memory only): their
+/// driver's frames wait for the step that sent them, which marks where
+/// they landed and then hands them over itself (else the Driver DO would
+/// deliver them a second time).
+pub type InFlight = std::rc::Rc<std::cell::RefCell<std::collections::BTreeSet<u64>>>;
+
+/// Sends every owed frame, each driver's in one call in order, but those of
+/// a driver with a frame in `in_flight`; deletes what was taken. Returns
+/// false when something is left for the alarm.
+pub async fn flush(storage: &Storage, env: &Env, ride_id: &str, in_flight: &InFlight) -> Result<bool, AppError> {
     let listed = storage.list_with_options(ListOptions::new().prefix(PREFIX)).await?;
     let mut by_driver: BTreeMap<String, Vec<(String, RideFrame)>> = BTreeMap::new();
     for value in listed.values() {
@@ -42,6 +49,14 @@ pub async fn flush(storage: &Storage, env: &Env, ride_id: &str) -> Result<bool, 
         let owed: OwedToDriver = serde_json::from_str(&json)?;
         let (key, _) = entry(&owed)?;
         by_driver.entry(owed.driver_id).or_default().push((key, owed.frame));
+    }
+    let busy: Vec<String> = by_driver
+        .iter()
+        .filter(|(_, owed)| owed.iter().any(|(_, frame)| in_flight.borrow().contains(&frame.id)))
+        .map(|(driver, _)| driver.clone())
+        .collect();
+    for driver in busy {
+        by_driver.remove(&driver);
     }
     if by_driver.is_empty() {
         return Ok(true);

@@ -37,6 +37,8 @@ pub struct RideDo {
     /// The record's JSON as last written or read, so that a step that
     /// changed nothing writes nothing.
     pub(crate) stored: RefCell<Option<String>>,
+    /// Frames whose fast-path delivery is out (see `driver_outbox::InFlight`).
+    pub(crate) fast_in_flight: super::driver_outbox::InFlight,
     /// Dispatch feed entries held for the next delivery to the pickup's region.
     pub(crate) held_feed: RefCell<Vec<crate::region_rpc::RideFeed>>,
 }
@@ -49,6 +51,7 @@ impl DurableObject for RideDo {
             record: RefCell::new(None),
             drivers_owed: std::rc::Rc::new(std::cell::Cell::new(true)),
             stored: RefCell::new(None),
+            fast_in_flight: Default::default(),
             held_feed: RefCell::new(Vec::new()),
         }
     }

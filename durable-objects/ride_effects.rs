@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use futures::future::join_all;
 
 use super::d1_outbox::D1Outbox;
-use super::driver_outbox::{self, OwedToDriver};
+use super::driver_outbox::{self, InFlight, OwedToDriver};
 use super::ride::{RideDo, RIDE_KEY};
 use crate::core::commitments::FrameKind;
 use crate::core::dispatch::Effect;
@@ -125,8 +125,13 @@ impl<'a> EffectRunner<'a> {
             };
             slots.push(slot);
         }
+        let sent: Vec<u64> =
+            owed.iter().zip(&slots).filter(|(_, slot)| slot.is_some()).map(|((o, _), _)| o.frame.id).collect();
+        self.ride.fast_in_flight.borrow_mut().extend(sent.iter().copied());
         let taken = self.deliver_fast(offers).await;
-        self.mark_delivered(owed, slots, &taken).await?;
+        let marked = self.mark_delivered(owed, slots, &taken).await;
+        self.ride.fast_in_flight.borrow_mut().retain(|id| !sent.contains(id));
+        marked?;
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
@@ -148,9 +153,10 @@ impl<'a> EffectRunner<'a> {
         let storage = self.ride.state().storage();
         let env = self.ride.env().clone();
         let owed = self.ride.drivers_owed.clone();
+        let in_flight = self.ride.fast_in_flight.clone();
         self.ride.state().wait_until(async move {
             if drivers {
-                flush_drivers_of(&storage, &env, &ride_id, &owed).await;
+                flush_drivers_of(&storage, &env, &ride_id, &owed, &in_flight).await;
             }
             if d1 {
                 D1Outbox::new(storage, &env).flush_or_retry_at(super::now_ms()).await;
@@ -247,7 +253,8 @@ impl<'a> EffectRunner<'a> {
     pub async fn flush_drivers(&self) {
         let Ok(record) = self.ride.current() else { return };
         let storage = self.ride.state().storage();
-        flush_drivers_of(&storage, self.ride.env(), &record.ride.id, &self.ride.drivers_owed).await;
+        let in_flight = &self.ride.fast_in_flight;
+        flush_drivers_of(&storage, self.ride.env(), &record.ride.id, &self.ride.drivers_owed, in_flight).await;
     }
 
     /// Writes pending D1 changes, retrying from the alarm on failure.
@@ -257,9 +264,9 @@ impl<'a> EffectRunner<'a> {
 }
 
 /// Sends every frame a ride owes to drivers; what is not taken stays for the alarm.
-async fn flush_drivers_of(storage: &Storage, env: &Env, ride_id: &str, owed: &Cell<bool>) {
+async fn flush_drivers_of(storage: &Storage, env: &Env, ride_id: &str, owed: &Cell<bool>, in_flight: &InFlight) {
     owed.set(true);
-    let flushed = driver_outbox::flush(storage, env, ride_id).await.unwrap_or(false);
+    let flushed = driver_outbox::flush(storage, env, ride_id, in_flight).await.unwrap_or(false);
     // Frames committed by an event that ran during the flush are sent by that event itself.
     owed.set(!flushed);
     if !flushed {

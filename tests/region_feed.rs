@@ -12,6 +12,7 @@ use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::geo::Place;
 use ridewire::core::identity::Role;
 use ridewire::core::protocol::SnapshotRide;
+use ridewire::core::region::REPORT_MIN_MS;
 use ridewire::core::region::{
     DeliverBatch, Delivered, Delivery, DriverDelivery, DriverFacts, DriverSockets, NearbyQuery, Region, RegionAnswer,
     RegionEffect, RegionInput, RideFeed,
@@ -129,7 +130,22 @@ fn a_driver_dos_frames_carry_its_busy_mark_and_reach_every_socket_in_order() {
     }
     assert_eq!(answer(&fx), RegionAnswer::Sockets(DriverSockets { sockets: vec!["s1".into(), "s2".into()] }));
     assert!(offerable(&mut region, T0 + 2).is_empty());
+    // Reported with the next report, at most a second after the last one.
+    let fx = region.handle(RegionInput::Tick { heard: vec![] }, T0 + REPORT_MIN_MS);
     assert_eq!(reports(&fx).last().map(|f| f.drivers_busy), Some(1));
+}
+
+#[test]
+fn a_fleet_connecting_is_reported_at_most_once_a_second() {
+    let mut region = region();
+    let mut written = 0;
+    for i in 0..100 {
+        let fx = open_at(&mut region, &format!("s{i}"), &format!("d{i}"), east(1.0), T0 + i * 10);
+        written += reports(&fx).len();
+    }
+    assert_eq!(written, 1, "the first connect is reported at once, the rest wait for the alarm");
+    let fx = region.handle(RegionInput::Tick { heard: vec![] }, T0 + REPORT_MIN_MS);
+    assert_eq!(reports(&fx).last().map(|f| f.driver_sockets), Some(100));
 }
 
 #[test]

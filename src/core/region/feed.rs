@@ -16,6 +16,9 @@ use crate::core::driver_index::Eligibility;
 use crate::core::protocol::{is_offer_frame, to_frame, DispatchOutbound, SnapshotDriver, SnapshotRide};
 use crate::core::stats::{RegionFigures, ReportLease};
 
+/// The least time between two stats reports of a region that changed, in ms.
+pub const REPORT_MIN_MS: i64 = 1_000;
+
 impl Region {
     /// A ride's batch: each frame to every socket of its driver (its busy
     /// mark applied first; an offer to a driver marked busy skipped), then
@@ -136,10 +139,21 @@ impl Region {
         RegionFigures::of(&self.index, self.owners.len() as u32, self.dispatchers.len() as u32)
     }
 
-    /// Reports the figures when they changed since the last report.
+    /// Reports the figures when they changed since the last report, at
+    /// most once per [`REPORT_MIN_MS`]: a change sooner wakes the region for
+    /// it (a fleet connecting costs one stats write a second, not one each).
     pub(super) fn report_if_changed(&mut self, now: i64, fx: &mut Vec<RegionEffect>) {
-        if self.reported != Some(self.figures()) {
-            self.report(now, fx);
+        if self.reported == Some(self.figures()) {
+            return;
+        }
+        match self.reported_at.map(|at| at + REPORT_MIN_MS) {
+            Some(due) if now < due => {
+                if self.report_due != Some(due) {
+                    self.report_due = Some(due);
+                    fx.push(RegionEffect::WakeAt(due));
+                }
+            }
+            _ => drop(self.report(now, fx)),
         }
     }
 
@@ -166,6 +180,8 @@ impl Region {
         let lease = ReportLease::new(now, self.settings.heartbeat_s);
         fx.push(RegionEffect::Report { cell, figures, lease });
         self.reported = Some(figures);
+        self.reported_at = Some(now);
+        self.report_due = None;
         self.renew_at = (figures != RegionFigures::default()).then_some(lease.renew_at);
         if let Some(at) = self.renew_at {
             fx.push(RegionEffect::WakeAt(at));

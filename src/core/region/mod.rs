@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use commands::{RideAnswer, RideCall, RideCommand, MAX_VIEWED};
 pub use drivers::LOCATION_SAVE_MS;
+pub use feed::REPORT_MIN_MS;
 pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
 pub use wire::{
     DeliverBatch, Delivered, Delivery, DriverDelivery, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery, RideFeed,
@@ -127,6 +128,10 @@ pub struct Region {
     rides: BTreeMap<String, SnapshotRide>,
     /// The figures last reported (None: none since the core was made).
     reported: Option<RegionFigures>,
+    /// When they were reported.
+    reported_at: Option<i64>,
+    /// When a change not yet reported will be (the alarm is set for it).
+    report_due: Option<i64>,
     /// When the report is renewed, while it counts anything.
     renew_at: Option<i64>,
 }
@@ -143,6 +148,8 @@ impl Region {
             dispatchers: BTreeSet::new(),
             rides: BTreeMap::new(),
             reported: None,
+            reported_at: None,
+            report_due: None,
             renew_at: None,
         }
     }
