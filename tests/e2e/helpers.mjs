@@ -30,10 +30,11 @@ export const TEST_WEBHOOK_SECRET = 'test-only-webhook-secret-51d0';
  * @param {Record<string, unknown>} [opts.vars] bindings overriding wrangler.toml [vars] and the test secrets
  * @param {object} [opts.miniflare] extra Miniflare worker options, merged last (escape hatch)
  * @param {string} [opts.root] project root (default: this repo); for testing the harness itself
+ * @param {boolean} [opts.migrate] apply the D1 migrations (default true; a cold start bench times them apart)
  * @returns {Promise<{mf: Miniflare, url: URL, fetch: (path: string, init?: RequestInit) => Promise<Response>,
  *   wsUrl: (path: string) => string, db: D1Database, dbs: Record<string, D1Database>, close: () => Promise<void>}>}
  */
-export async function startWorker({ vars = {}, miniflare = {}, root = ROOT } = {}) {
+export async function startWorker({ vars = {}, miniflare = {}, root = ROOT, migrate = true } = {}) {
   const config = readWranglerConfig(root);
   const scriptPath = resolve(root, config.main);
   if (!existsSync(scriptPath)) {
@@ -86,7 +87,7 @@ export async function startWorker({ vars = {}, miniflare = {}, root = ROOT } = {
     url = await mf.ready;
     for (const { binding, migrationsDir } of d1) {
       dbs[binding] = await mf.getD1Database(binding);
-      await applyMigrations(dbs[binding], join(root, migrationsDir));
+      if (migrate) await applyMigrations(dbs[binding], join(root, migrationsDir));
     }
   } catch (e) {
     await mf.dispose().catch(() => {});
