@@ -81,7 +81,7 @@ impl<'a> D1Outbox<'a> {
 
     async fn pending(&self) -> Result<Vec<RideChange>, AppError> {
         match self.storage.get::<String>(OUTBOX_KEY).await? {
-            Some(json) => Ok(serde_json::from_str(&json)?),
+            Some(json) => Ok(serde_json::from_slice(json.as_bytes())?),
             None => Ok(Vec::new()),
         }
     }

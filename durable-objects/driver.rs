@@ -214,7 +214,7 @@ impl DriverDo {
         if self.core.borrow().is_none() {
             let stored = self.state.storage().get::<String>(KEY).await?;
             let core = match stored {
-                Some(json) => serde_json::from_str(&json)?,
+                Some(json) => serde_json::from_slice(json.as_bytes())?,
                 None => Commitments::default(),
             };
             self.core.borrow_mut().get_or_insert(core);

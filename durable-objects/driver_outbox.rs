@@ -46,7 +46,7 @@ pub async fn flush(storage: &Storage, env: &Env, ride_id: &str, in_flight: &InFl
     let mut by_driver: BTreeMap<String, Vec<(String, RideFrame)>> = BTreeMap::new();
     for value in listed.values() {
         let Some(json) = value.map_err(worker::Error::from)?.as_string() else { continue };
-        let owed: OwedToDriver = serde_json::from_str(&json)?;
+        let owed: OwedToDriver = serde_json::from_slice(json.as_bytes())?;
         let (key, _) = entry(&owed)?;
         by_driver.entry(owed.driver_id).or_default().push((key, owed.frame));
     }

@@ -197,7 +197,7 @@ impl RegionDo {
         let mut rides = Vec::new();
         for value in storage.list_with_options(ListOptions::new().prefix(RIDE_PREFIX)).await?.values() {
             if let Some(json) = value.map_err(worker::Error::from)?.as_string() {
-                rides.push(serde_json::from_str::<SnapshotRide>(&json)?);
+                rides.push(serde_json::from_slice::<SnapshotRide>(json.as_bytes())?);
             }
         }
         let drivers = pipeline::open_sockets::<DriverKind>(&self.state, None)

@@ -230,7 +230,7 @@ impl RideDo {
             return Ok(Some(record.clone()));
         }
         let stored = match self.state.storage().get::<String>(RIDE_KEY).await? {
-            Some(json) => Some(serde_json::from_str::<RideRecord>(&json)?),
+            Some(json) => Some(serde_json::from_slice::<RideRecord>(json.as_bytes())?),
             None => None,
         };
         let mut slot = self.record.borrow_mut();

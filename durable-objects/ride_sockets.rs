@@ -64,7 +64,7 @@ async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppErro
     for value in events.values() {
         let value = value.map_err(worker::Error::from)?;
         if let Some(frame) = value.as_string() {
-            let event: serde_json::Value = serde_json::from_str(&frame)?;
+            let event: serde_json::Value = serde_json::from_slice(frame.as_bytes())?;
             send_text(ws, &event.to_string());
         }
     }

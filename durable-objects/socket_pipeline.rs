@@ -55,7 +55,7 @@ impl<F: Serialize + DeserializeOwned> Attached<F> {
     /// Reads a socket's attachment, if it has one of this shape.
     pub fn of(ws: &WebSocket) -> Option<Self> {
         let json = ws.deserialize_attachment::<String>().ok()??;
-        serde_json::from_str(&json).ok()
+        serde_json::from_slice(json.as_bytes()).ok()
     }
 
     /// Writes the attachment back.
@@ -68,7 +68,7 @@ impl<F: Serialize + DeserializeOwned> Attached<F> {
 /// The verified identity the Worker sent in `header` with a socket it hands over.
 pub fn identity<T: DeserializeOwned>(req: &Request, header: &str) -> Result<T, AppError> {
     let json = req.headers().get(header)?.ok_or_else(|| AppError::InvalidRequest("no identity".into()))?;
-    Ok(serde_json::from_str(&json)?)
+    Ok(serde_json::from_slice(json.as_bytes())?)
 }
 
 /// The header of any socket's attachment, whatever its kind.

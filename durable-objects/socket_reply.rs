@@ -85,7 +85,9 @@ pub fn frame_text(ws: &WebSocket, message: WebSocketIncomingMessage) -> FrameTex
 /// of a client that answers later is not taken for a second going.
 pub fn close(ws: &WebSocket, code: u16, reason: &str) {
     let attachment = ws.deserialize_attachment::<String>().ok().flatten();
-    if let Some(mut value) = attachment.and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok()) {
+    if let Some(mut value) =
+        attachment.and_then(|json| serde_json::from_slice::<serde_json::Value>(json.as_bytes()).ok())
+    {
         value["closed"] = serde_json::Value::Bool(true);
         if let Err(err) = ws.serialize_attachment(value.to_string()) {
             worker::console_error!("marking a socket closed failed: {err}");

@@ -148,3 +148,30 @@ fn no_token_or_another_scheme_is_missing() {
     assert_eq!(token_from(Some("Bearer "), None), Err(AuthError::Missing));
     assert_eq!(token_from(None, Some("")), Err(AuthError::Missing));
 }
+
+#[test]
+fn a_signature_that_is_not_base64url_is_malformed() {
+    let token = sign(valid_claims());
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    assert_eq!(verify(&format!("{signed}.not+base64/"), SECRET, NOW), Err(AuthError::Malformed));
+}
+
+#[test]
+fn a_token_of_four_parts_is_malformed() {
+    let token = sign(valid_claims());
+    assert_eq!(verify(&format!("{token}.extra"), SECRET, NOW), Err(AuthError::Malformed));
+}
+
+#[test]
+fn an_empty_or_truncated_signature_is_refused() {
+    let token = sign(valid_claims());
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    assert_eq!(verify(&format!("{signed}."), SECRET, NOW), Err(AuthError::BadSignature));
+    assert_eq!(verify(&format!("{signed}.{}", &signature[..20]), SECRET, NOW), Err(AuthError::BadSignature));
+}
+
+#[test]
+fn a_validly_signed_payload_that_is_not_a_claims_object_is_malformed() {
+    let token = sign(json!(["sub", "role"]));
+    assert_eq!(verify(&token, SECRET, NOW), Err(AuthError::Malformed));
+}

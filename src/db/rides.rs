@@ -86,7 +86,8 @@ pub async fn list(db: &D1Database, scope: &ListScope, query: &RideQuery) -> Resu
     let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     let sql = format!("SELECT data FROM rides {filter} ORDER BY created_at DESC, id DESC LIMIT {}", query.limit + 1);
     let rows = db.prepare(sql).bind(&params)?.all().await?.results::<DataRow>()?;
-    let mut rides = rows.iter().map(|row| serde_json::from_str::<Ride>(&row.data)).collect::<Result<Vec<_>, _>>()?;
+    let mut rides =
+        rows.iter().map(|row| serde_json::from_slice::<Ride>(row.data.as_bytes())).collect::<Result<Vec<_>, _>>()?;
     let more = rides.len() > query.limit as usize;
     rides.truncate(query.limit as usize);
     let next_cursor =

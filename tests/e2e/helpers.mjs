@@ -32,10 +32,11 @@ export const TEST_WEBHOOK_SECRET = 'test-only-webhook-secret-51d0';
  *   overriding wrangler.toml's [[ratelimits]] (same shape as Miniflare's `ratelimits` option)
  * @param {object} [opts.miniflare] extra Miniflare worker options, merged last (escape hatch)
  * @param {string} [opts.root] project root (default: this repo); for testing the harness itself
+ * @param {boolean} [opts.migrate] apply the D1 migrations (default true; a cold start bench times them apart)
  * @returns {Promise<{mf: Miniflare, url: URL, fetch: (path: string, init?: RequestInit) => Promise<Response>,
  *   wsUrl: (path: string) => string, db: D1Database, dbs: Record<string, D1Database>, close: () => Promise<void>}>}
  */
-export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, root = ROOT } = {}) {
+export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, root = ROOT, migrate = true } = {}) {
   const config = readWranglerConfig(root);
   const scriptPath = resolve(root, config.main);
   if (!existsSync(scriptPath)) {
@@ -90,7 +91,7 @@ export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, 
     url = await mf.ready;
     for (const { binding, migrationsDir } of d1) {
       dbs[binding] = await mf.getD1Database(binding);
-      await applyMigrations(dbs[binding], join(root, migrationsDir));
+      if (migrate) await applyMigrations(dbs[binding], join(root, migrationsDir));
     }
   } catch (e) {
     await mf.dispose().catch(() => {});

@@ -166,8 +166,8 @@ pub fn parse_frame<T: DeserializeOwned + Validate>(text: &str) -> Result<Inbound
     if text.len() > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge { bytes: text.len() });
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|err| bad(format!("the frame is not valid JSON: {err}"), None))?;
+    let value: Value = serde_json::from_slice(text.as_bytes())
+        .map_err(|err| bad(format!("the frame is not valid JSON: {err}"), None))?;
     let Value::Object(mut fields) = value else {
         return Err(bad("a frame must be a JSON object".into(), None));
     };
