@@ -53,15 +53,22 @@ impl RequestContext {
     /// The body, read as it streams in and refused with 413 as soon as it
     /// passes [`MAX_BODY_BYTES`] (declared or not); the rest is never read.
     pub async fn body(&mut self) -> Result<Vec<u8>, AppError> {
-        let too_large = |_| AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
+        let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
         let declared = self.req.headers().get("Content-Length")?;
-        let mut collector = BodyCollector::new(declared.as_deref()).map_err(too_large)?;
+        let collector = BodyCollector::new(declared.as_deref());
         if self.req.inner().body().is_none() {
-            return Ok(Vec::new());
+            return collector.map(|_| Vec::new()).map_err(|_| too_large());
         }
         let mut stream = self.req.stream()?;
+        let Ok(mut collector) = collector else {
+            drain(&mut stream).await;
+            return Err(too_large());
+        };
         while let Some(chunk) = stream.next().await {
-            collector.push(&chunk?).map_err(too_large)?;
+            if collector.push(&chunk?).is_err() {
+                drain(&mut stream).await;
+                return Err(too_large());
+            }
         }
         Ok(collector.finish())
     }
@@ -79,6 +86,22 @@ impl RequestContext {
     /// The D1 database.
     pub fn db(&self) -> Result<worker::D1Database, AppError> {
         Ok(self.env.d1(crate::db::BINDING)?)
+    }
+}
+
+/// How much of a refused body is still read (and dropped) before the 413:
+/// a client that writes its whole body before it reads the answer (most
+/// HTTP clients) then sees the 413, not a reset (a lingering close).
+const MAX_DRAIN_BYTES: usize = 2 * 1024 * 1024;
+
+/// Reads and drops the rest of a refused body, up to [`MAX_DRAIN_BYTES`].
+async fn drain(stream: &mut worker::ByteStream) {
+    let mut drained = 0;
+    while drained < MAX_DRAIN_BYTES {
+        match stream.next().await {
+            Some(Ok(chunk)) => drained += chunk.len(),
+            _ => return,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 // ride_status; and figures that match what the test set up, across regions.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, STATS_SETTLE_MS, token, until } from './helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
 const CENTRE = { lat: -25.7479, lng: 28.2293 }; // Pretoria
@@ -106,6 +106,8 @@ describe('dispatch socket', () => {
 
 describe('GET /v1/stats', () => {
   test('matches what is connected and what happened, across regions', async () => {
+    // Stats rows are reported at most once a second: start from settled figures.
+    await new Promise((r) => setTimeout(r, STATS_SETTLE_MS));
     const before = await api(worker, 'GET', '/v1/stats', { token: ops });
     assert.equal(before.status, 200, before.text);
     const far1 = await connectDriver('fs-1', offset(FAR, 1, 0));
@@ -122,8 +124,11 @@ describe('GET /v1/stats', () => {
     await pax.next('connected');
     open.push(pax);
 
-    const after = (await api(worker, 'GET', '/v1/stats', { token: ops })).body;
     const b = before.body;
+    const read = async () => (await api(worker, 'GET', '/v1/stats', { token: ops })).body;
+    const after = await until(read, (s) => s.connections.drivers === b.connections.drivers + 2
+      && s.drivers.busy === b.drivers.busy + 1 && s.connections.passengers === b.connections.passengers + 1
+      && s.rides.accepted === b.rides.accepted + 1, 5000);
     assert.equal(after.connections.drivers, b.connections.drivers + 2);
     assert.equal(after.connections.dispatchers, b.connections.dispatchers + 1);
     assert.equal(after.connections.passengers, b.connections.passengers + 1);

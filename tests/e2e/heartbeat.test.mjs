@@ -6,7 +6,7 @@
 // event. HEARTBEAT_S is 1 here: silent after 3 s, stats renewed every 2 s and lapsing after 6 s.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, STATS_SETTLE_MS, token, until } from './helpers.mjs';
 import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
@@ -40,15 +40,10 @@ async function stats(worker) {
   return res.body;
 }
 
-/** Polls `read` until `ok(value)` or `ms` pass; returns the last value read. */
-async function until(read, ok, ms = 8000) {
-  const start = Date.now();
-  let value = await read();
-  while (!ok(value) && Date.now() - start < ms) {
-    await sleep(100);
-    value = await read();
-  }
-  return value;
+/** The stats once every change so far is reported. */
+async function settledStats(worker) {
+  await sleep(STATS_SETTLE_MS);
+  return stats(worker);
 }
 
 /** Sends `frame` every `everyMs` for `forMs`, while the socket is open. */
@@ -85,12 +80,12 @@ describe('driver socket heartbeat', () => {
   });
 
   test('a driver socket that sends nothing for 3 heartbeats is closed with 4003 and the driver goes offline', async () => {
-    const before = await stats(worker);
+    const before = await settledStats(worker);
     const openedAt = Date.now();
     const { c } = await connectDriver(worker, 'hb-silent');
     open.push(c);
     await desk.next((f) => f.type === 'driver_online' && f.driver_id === 'hb-silent');
-    const during = await stats(worker);
+    const during = await until(() => stats(worker), (s) => s.connections.drivers === before.connections.drivers + 1);
     assert.equal(during.connections.drivers, before.connections.drivers + 1);
     assert.equal(during.drivers.online, before.drivers.online + 1);
     assert.equal(await online(worker, 'hb-silent'), true);
@@ -157,7 +152,7 @@ describe('driver socket heartbeat', () => {
 
   test('a region report counts only while its lease is live', async () => {
     // Rows as regions that stopped for good would have left them: one lapsed, one about to.
-    const before = await stats(worker);
+    const before = await settledStats(worker);
     const now = Date.now();
     const row = 'INSERT INTO region_stats (region, driver_sockets, dispatcher_sockets, drivers_online, drivers_available, drivers_busy, updated_at, expires_at) VALUES (?, 7, 1, 7, 7, 0, ?, ?)';
     await worker.db.prepare(row).bind('lapsed-region', now - 7000, now - 1).run();
@@ -206,7 +201,7 @@ describe('GET /v1/stats across a restart', () => {
     await keepSending(c, '{"type":"heartbeat"}', 500, 7000);
     assert.equal(c.closed, null);
     assert.equal(pax.closed, null);
-    const live = await stats(worker);
+    const live = await until(() => stats(worker), (s) => s.connections.drivers === 1 && s.connections.passengers === 1);
     assert.equal(live.connections.drivers, 1);
     assert.equal(live.connections.passengers, 1, 'the ride renewed its lease');
     assert.equal(live.drivers.online, 1);

@@ -187,3 +187,20 @@ export async function api(worker, method, path, { token: jwt, body, headers = {}
   }
   return { status: res.status, body: parsed, text, headers: res.headers };
 }
+
+/**
+ * How long until every region's stats row shows a change: a region reports
+ * at most once a second (REPORT_MIN_MS), plus a margin.
+ */
+export const STATS_SETTLE_MS = 1_300;
+
+/** Polls `read` until `ok(value)` or `ms` pass; returns the last value read. */
+export async function until(read, ok, ms = 8000) {
+  const start = Date.now();
+  let value = await read();
+  while (!ok(value) && Date.now() - start < ms) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
