@@ -9,7 +9,7 @@ import { ROOT } from '../worker-config.mjs';
 import { closeFleet, connectFleet, Driver, keepAlive, registerFleet, Tracker } from './fleet.mjs';
 import { completeRides, rampPhase, rampRates, ridePhase } from './measure.mjs';
 import { figures, gitCommit, machine, notes, ratios, table, wasmSize, writeResults } from './report.mjs';
-import { startWrangler } from './servers.mjs';
+import { startMiniflare, startWrangler } from './servers.mjs';
 import { progress, progressDone, round1 } from './util.mjs';
 
 const USAGE = `usage: scripts/bench [options]
@@ -17,7 +17,11 @@ const USAGE = `usage: scripts/bench [options]
   --baseline                also run ../shared/perf/baseline-js (bare JS) through the same fleet; print ratios
   --url URL                 benchmark a ridewire already running there (e.g. scripts/dev) instead of starting one
   --baseline-url URL        the same for the baseline (implies --baseline)
+  --wrangler-dev            run the Workers under \`wrangler dev\` (default: workerd through Miniflare, the same
+                            runtime without wrangler's dev proxy, which needs ~6 open files a socket)
   --no-build                use build/ as it is (default: scripts/build when build/ is missing or stale)
+  --root DIR                benchmark another checkout's ridewire (its build/ and wrangler.toml, as they are),
+                            e.g. a worktree of an older commit, to compare commits
   --rides N                 rides accepted by one driver, per fleet (default 40; at most 40% of the fleet)
   --races N                 5-way accept races, per fleet (default 10; at most 10% of the fleet)
   --no-ramp                 skip the location ramp
@@ -36,6 +40,8 @@ const { values: opts } = parseArgs({
     url: { type: 'string' },
     'baseline-url': { type: 'string' },
     'no-build': { type: 'boolean', default: false },
+    'wrangler-dev': { type: 'boolean', default: false },
+    root: { type: 'string' },
     rides: { type: 'string', default: '40' },
     races: { type: 'string', default: '10' },
     'no-ramp': { type: 'boolean', default: false },
@@ -86,7 +92,7 @@ const settings = {
 const PER_DRIVER_MAX = 15; // msgs/s; ridewire drops frames past 20 a second per socket
 
 const wrangler = join(ROOT, 'node_modules', '.bin', 'wrangler');
-if (!existsSync(wrangler) && (!opts.url || (withBaseline && !opts['baseline-url']))) {
+if (opts['wrangler-dev'] && !existsSync(wrangler)) {
   fail(`${wrangler} not found: run scripts/setup first`);
 }
 
@@ -104,8 +110,11 @@ function ridewireSecret() {
 }
 const BASELINE_DIR = resolve(ROOT, '../shared/perf/baseline-js');
 
+const RIDEWIRE_DIR = opts.root ? resolve(opts.root) : ROOT;
+if (opts.root && !existsSync(join(RIDEWIRE_DIR, 'build', 'index.js'))) fail(`${RIDEWIRE_DIR}/build/index.js not found: build that checkout first`);
+
 function build() {
-  if (opts['no-build'] || opts.url) return;
+  if (opts['no-build'] || opts.url || opts.root) return;
   process.stderr.write('bench: scripts/build (skipped when build/ is newer than the sources)\n');
   const r = spawnSync(join(ROOT, 'scripts', 'build'), [], {
     cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RIDEWIRE_BUILD_SKIP_IF_FRESH: '1' },
@@ -118,9 +127,13 @@ async function target(kind, onProgress) {
   if (kind === 'ridewire') {
     const secret = ridewireSecret();
     if (opts.url) return { label: 'ridewire', url: localOnly(opts.url, '--url'), secret, ridewire: true, close: async () => {} };
-    const env = { RIDEWIRE_BUILD_SKIP_IF_FRESH: '1', ...(opts['no-build'] ? { RIDEWIRE_BUILD_SKIP: '1' } : {}) };
+    if (!opts['wrangler-dev']) {
+      const s = await startMiniflare({ label: 'ridewire', root: RIDEWIRE_DIR, vars: { JWT_SECRET: secret }, onProgress });
+      return { ...s, secret, ridewire: true };
+    }
+    const env = { RIDEWIRE_BUILD_SKIP_IF_FRESH: '1', ...(opts['no-build'] || opts.root ? { RIDEWIRE_BUILD_SKIP: '1' } : {}) };
     const s = await startWrangler({
-      label: 'ridewire', cwd: ROOT, wrangler, env, onProgress,
+      label: 'ridewire', cwd: RIDEWIRE_DIR, wrangler, env, onProgress,
       vars: { JWT_SECRET: secret, WEBHOOK_SECRET: 'bench-webhook-secret' },
     });
     return { ...s, secret, ridewire: true };
@@ -128,6 +141,10 @@ async function target(kind, onProgress) {
   const secret = 'bench-secret'; // a var in the baseline's wrangler.toml
   if (opts['baseline-url']) return { label: 'bare JS', url: localOnly(opts['baseline-url'], '--baseline-url'), secret, ridewire: false, close: async () => {} };
   if (!existsSync(join(BASELINE_DIR, 'wrangler.toml'))) throw new Error(`${BASELINE_DIR} not found (--baseline runs it)`);
+  if (!opts['wrangler-dev']) {
+    const s = await startMiniflare({ label: 'bare JS', root: BASELINE_DIR, vars: { JWT_SECRET: secret }, onProgress });
+    return { ...s, secret, ridewire: false };
+  }
   // The shared directory is read-only and wrangler writes beside its config: run a copy.
   const s = await startWrangler({ label: 'bare JS', cwd: BASELINE_DIR, wrangler, copy: true, onProgress });
   return { ...s, secret, ridewire: false };
@@ -155,7 +172,7 @@ async function runOne(kind, fleet, runTag) {
     stopKeepAlive = keepAlive(drivers);
     const singles = Math.min(settings.rides, Math.floor(fleet * 0.4));
     const races = Math.min(settings.races, Math.floor(fleet * 0.1));
-    const rides = await ridePhase(t, tracker, { tag, singles, races, onProgress: say });
+    const rides = await ridePhase(t, tracker, { tag, singles, races, onProgress: say, cancel: t.ridewire });
     // ridewire frees the accepted drivers again (the baseline cannot), so the ramp sees all drivers free there.
     if (t.ridewire) await completeRides(t, rides.accepted, say);
     const cap = Math.min(settings.rampMax ?? Infinity, fleet * PER_DRIVER_MAX);
@@ -189,13 +206,14 @@ const result = {
   when: new Date().toISOString(),
   commit: gitCommit(ROOT),
   machine: machine(),
-  target: opts.url ? `--url ${opts.url}` : 'wrangler dev (production build: build/)',
+  target: opts.url ? `--url ${opts.url}`
+    : `${opts['wrangler-dev'] ? 'wrangler dev' : 'workerd via Miniflare'} (production build: ${join(RIDEWIRE_DIR, 'build')})`,
   settings: { ...settings, per_driver_max_msgs_s: PER_DRIVER_MAX },
   wasm: null,
   fleets: [],
 };
 build();
-result.wasm = wasmSize(ROOT);
+result.wasm = wasmSize(RIDEWIRE_DIR);
 const runTag = Date.now().toString(36);
 try {
   for (const fleet of fleets) {

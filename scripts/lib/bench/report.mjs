@@ -78,7 +78,7 @@ const pair = (a, b, f) => `${f(a)} / ${f(b)}`;
 
 function locationCell(loc) {
   if (!loc || loc.rate == null) return '–';
-  return `${loc.rate} (${loc.absorbed})`;
+  return `${loc.floor ? '≥ ' : ''}${loc.rate} (${loc.absorbed})`;
 }
 
 /** The table of one fleet as text (markdown, so it pastes into docs as is). */

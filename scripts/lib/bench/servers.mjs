@@ -1,11 +1,16 @@
-// Starting and stopping the Workers under test: `wrangler dev` on free localhost ports, each with its
-// own throwaway state directory (local D1 with the migrations applied, Durable Object storage), killed
-// with its whole process group (wrangler and workerd) on close, on exit, on Ctrl-C and on errors.
+// Starting and stopping the Workers under test, on free localhost ports, with throwaway state (local
+// D1 with the migrations applied, Durable Object storage):
+// - startMiniflare (the default): workerd through Miniflare, as the e2e tests run it: what `wrangler
+//   dev` runs, without its dev proxy in front (the proxy costs about 6 file descriptors a socket, so
+//   under this machine's hard limit of 20,000 open files `wrangler dev` carries only ~3,300 sockets).
+// - startWrangler (--wrangler-dev): `wrangler dev` itself, killed with its whole process group
+//   (wrangler and workerd) on close, on exit, on Ctrl-C and on errors.
 import { spawn } from 'node:child_process';
 import { cpSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startWorker } from '../../../tests/e2e/helpers.mjs';
 import { sleep } from './util.mjs';
 
 const running = new Set(); // child processes (each the leader of its own process group)
@@ -144,4 +149,15 @@ export async function startWrangler({ label, cwd, wrangler, vars = {}, env = {},
     await sleep(1000);
   }
   return { url, label, logFile, close };
+}
+
+/**
+ * Starts the Worker of `root` (its wrangler.toml: main, Durable Objects, D1 and migrations, vars) in
+ * workerd through Miniflare, all state in memory.
+ * @returns {Promise<{url: string, label: string, close: () => Promise<void>}>}
+ */
+export async function startMiniflare({ label, root, vars = {}, onProgress = () => {} }) {
+  onProgress(`${label}: starting workerd`);
+  const worker = await startWorker({ root, vars });
+  return { url: worker.url.origin, label, close: () => worker.close() };
 }
