@@ -168,8 +168,8 @@ async function runOne(kind, fleet, runTag) {
       await registerFleet(t, drivers, say);
       registerS = (performance.now() - t0) / 1000;
     }
+    stopKeepAlive = keepAlive(drivers); // from the start: connecting a large fleet can outlast 3 heartbeats
     const connectS = await connectFleet(t, drivers, { concurrency: settings.connectConcurrency, onProgress: say });
-    stopKeepAlive = keepAlive(drivers);
     const singles = Math.min(settings.rides, Math.floor(fleet * 0.4));
     const races = Math.min(settings.races, Math.floor(fleet * 0.1));
     const rides = await ridePhase(t, tracker, { tag, singles, races, onProgress: say, cancel: t.ridewire });
@@ -234,8 +234,8 @@ try {
     result.scaling = result.fleets.slice(1).map((f) => ({
       fleet: f.fleet,
       vs_fleet: first.fleet,
-      ridewire_dispatch_p50: round1(f.rw.dispatch_ms.p50 / first.rw.dispatch_ms.p50),
-      ridewire_dispatch_p99: round1(f.rw.dispatch_ms.p99 / first.rw.dispatch_ms.p99),
+      ridewire_dispatch_p50: Math.round((f.rw.dispatch_ms.p50 / first.rw.dispatch_ms.p50) * 100) / 100,
+      ridewire_dispatch_p99: Math.round((f.rw.dispatch_ms.p99 / first.rw.dispatch_ms.p99) * 100) / 100,
     }));
   }
   if (result.fleets.length) {

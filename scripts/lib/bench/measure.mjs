@@ -6,6 +6,8 @@ import { pct, pool, sleep, waitUntil } from './util.mjs';
 
 const OFFER_TIMEOUT_MS = 5000;
 const ASSIGN_TIMEOUT_MS = 5000;
+/** Sockets pinged after a ramp step: a region answers a socket's ping after that socket's earlier frames. */
+const DRAIN_SAMPLE = 100;
 /** Dispatch p99 a ramp step must stay under. */
 export const DISPATCH_P99_LIMIT_MS = 100;
 
@@ -104,7 +106,7 @@ export function rampRates(start, cap) {
 /**
  * The location ramp. Each step sends `location_update` frames round-robin across the fleet at one
  * rate for `stepS` seconds and creates `stepRides` rides meanwhile (dispatch measured on each); then
- * stops sending and pings a sample of sockets: the region answers a ping after everything that
+ * stops sending and pings 100 sockets spread over the fleet: the region answers a ping after everything that
  * socket sent before it, so the last pong marks when the step's frames were absorbed.
  * The ramp stops at the first rate whose dispatch p99 reaches 100 ms (or loses a ride) twice in a row
  * (a step that fails is run once more: one slow ride decides the p99 of a few), or when this
@@ -157,9 +159,10 @@ export async function rampPhase(target, drivers, tracker, o) {
     sending = false;
     const sendMs = performance.now() - t0;
 
-    // Drain: a ping on 20 sockets spread over the fleet; wait for every pong.
+    // Drain: a ping on DRAIN_SAMPLE sockets spread over the fleet; wait for every pong.
     onProgress(`${label}, waiting for the region to absorb ${sent} frames`);
-    const sample = Array.from({ length: Math.min(20, drivers.length) }, (_, j) => drivers[Math.floor((j * drivers.length) / Math.min(20, drivers.length))]);
+    const n = Math.min(DRAIN_SAMPLE, drivers.length);
+    const sample = Array.from({ length: n }, (_, j) => drivers[Math.floor((j * drivers.length) / n)]);
     const ids = sample.map((d, j) => {
       const id = `drain-${tag}-${steps.length}-${j}`;
       d.send(JSON.stringify({ type: 'ping', req_id: id }));
