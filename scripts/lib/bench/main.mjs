@@ -10,7 +10,7 @@ import { closeFleet, connectFleet, Driver, keepAlive, registerFleet, Tracker } f
 import { completeRides, rampPhase, rampRates, ridePhase } from './measure.mjs';
 import { figures, gitCommit, machine, notes, ratios, table, wasmSize, writeResults } from './report.mjs';
 import { startMiniflare, startWrangler } from './servers.mjs';
-import { progress, progressDone, round1 } from './util.mjs';
+import { cpuOthers, cpuSnapshot, progress, progressDone, round1 } from './util.mjs';
 
 const USAGE = `usage: scripts/bench [options]
   --fleet 100,1000,5000     fleet sizes, one run each (default all three)
@@ -157,6 +157,7 @@ async function runOne(kind, fleet, runTag) {
   const say = (msg) => progress(`[${fleet} drivers, ${name}] ${msg}`);
   const loadBefore = loadavg().map(round1);
   const t = await target(kind, say);
+  const cpuBefore = cpuSnapshot(); // after the server started: its own start is not the benchmark
   const tracker = new Tracker();
   const tag = `${fleet}-${runTag}`;
   const drivers = Array.from({ length: fleet }, (_, i) => new Driver(tracker, tag, i, fleet));
@@ -189,6 +190,7 @@ async function runOne(kind, fleet, runTag) {
       closes: tracker.closes,
       loadBefore,
       loadAfter: loadavg().map(round1),
+      cpu: cpuOthers(cpuBefore, cpuSnapshot()),
       durationS: (performance.now() - started) / 1000,
     });
   } finally {

@@ -50,6 +50,7 @@ export function figures(m) {
     errors: m.errors,
     lost_sockets: m.closes,
     register_s: m.registerS == null ? null : round1(m.registerS),
+    cpu: m.cpu,
     loadavg_before: m.loadBefore,
     loadavg_after: m.loadAfter,
     duration_s: round1(m.durationS),
@@ -113,7 +114,8 @@ export function notes(fleet) {
     if (f.race_ms.repeated_assigned) out.push(`${name}: ${f.race_ms.repeated_assigned} accepted rides sent the winner ride_assigned more than once`);
     if (Object.keys(f.lost_sockets).length) out.push(`${name}: sockets closed under the benchmark, by close code: ${JSON.stringify(f.lost_sockets)}`);
     if (Object.keys(f.errors).length) out.push(`${name}: error frames received: ${JSON.stringify(f.errors)}`);
-    out.push(`${name}: location ramp stopped: ${f.location.stop}; load average ${f.loadavg_before.join(' ')} before, ${f.loadavg_after.join(' ')} after; ${f.duration_s} s`);
+    const cpu = f.cpu ? `; CPU cores busy: ${f.cpu.ours_cores} the benchmark and its servers, ${f.cpu.others_cores} everything else` : '';
+    out.push(`${name}: location ramp stopped: ${f.location.stop}; ${f.duration_s} s${cpu}`);
   }
   return out;
 }
