@@ -220,9 +220,18 @@ const runTag = Date.now().toString(36);
 try {
   for (const fleet of fleets) {
     const entry = { fleet, js: null, rw: null, ratio: null };
-    if (withBaseline) entry.js = await runOne('baseline', fleet, runTag);
-    entry.rw = await runOne('ridewire', fleet, runTag);
-    if (entry.js) entry.ratio = ratios(entry.rw, entry.js);
+    // A failed run (a server that died, a fleet that could not connect) is recorded and the rest goes on.
+    const attempt = async (kind) => {
+      try {
+        return await runOne(kind, fleet, runTag);
+      } catch (e) {
+        progressDone(`bench: ${kind} with ${fleet} drivers failed: ${e.stack ?? e}`);
+        return { error: String(e.message ?? e).slice(0, 500) };
+      }
+    };
+    if (withBaseline) entry.js = await attempt('baseline');
+    entry.rw = await attempt('ridewire');
+    if (entry.js && !entry.js.error && !entry.rw.error) entry.ratio = ratios(entry.rw, entry.js);
     result.fleets.push(entry);
     console.log(`\n${fleet.toLocaleString('en-US')} drivers in one region (load average ${loadavg().map(round1).join(' ')})\n`);
     console.log(table(entry));
@@ -232,8 +241,9 @@ try {
   result.duration_s = round1((performance.now() - runStarted) / 1000);
   result.machine_after = machine();
   if (result.fleets.length > 1) {
-    const first = result.fleets[0];
-    result.scaling = result.fleets.slice(1).map((f) => ({
+    const first = result.fleets.filter((f) => !f.rw.error)[0];
+    const ok = result.fleets.filter((f) => !f.rw.error);
+    result.scaling = ok.slice(1).map((f) => ({
       fleet: f.fleet,
       vs_fleet: first.fleet,
       ridewire_dispatch_p50: Math.round((f.rw.dispatch_ms.p50 / first.rw.dispatch_ms.p50) * 100) / 100,
@@ -247,6 +257,7 @@ try {
       console.log(`ridewire dispatch at ${s.fleet} drivers vs ${s.vs_fleet}: p50 ${s.ridewire_dispatch_p50}×, p99 ${s.ridewire_dispatch_p99}×`);
     }
     console.log(`machine: ${result.machine.cpus} cores, node ${result.machine.node}; before: ${result.machine.uptime}; after: ${result.machine_after.uptime}`);
+    if (result.fleets.some((f) => f.js?.error || f.rw.error)) process.exitCode = 1;
     const file = writeResults(ROOT, opts.out, result);
     console.log(`results: ${file} (${result.duration_s} s)`);
   }

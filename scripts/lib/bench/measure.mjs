@@ -30,7 +30,7 @@ const acceptFrame = (rideId, reqId) => JSON.stringify({ type: 'accept_ride', rid
  * offered drivers accept at once. Accepted drivers stay busy (the baseline never frees them).
  */
 export async function ridePhase(target, tracker, { tag, singles, races, onProgress, cancel }) {
-  const out = { dispatch: [], create: [], accept: [], race: [], racers: [], doubleWins: 0, repeatedAssigned: 0, timeouts: 0, accepted: [] };
+  const out = { dispatch: [], create: [], accept: [], race: [], racers: [], doubleWins: 0, repeatedAssigned: 0, timeouts: 0, failed: [], accepted: [] };
   const total = singles + races;
   // Warm-up, not measured: the first rides pay for compiling the code paths and starting the objects.
   for (let w = 0; w < 3; w++) {
@@ -42,7 +42,14 @@ export async function ridePhase(target, tracker, { tag, singles, races, onProgre
   for (let r = 0; r < total; r++) {
     const isRace = r >= singles;
     onProgress(`ride ${r + 1}/${total}${isRace ? ' (5-way race)' : ''}`);
-    const ride = await createRide(target, tag, r);
+    let ride;
+    try {
+      ride = await createRide(target, tag, r);
+    } catch (e) {
+      out.failed.push(e.cause?.code ?? e.message.slice(0, 200));
+      if (out.failed.length > 5) throw new Error(`${out.failed.length} rides failed to be created, e.g. ${out.failed[0]}`);
+      continue;
+    }
     out.create.push(ride.answeredAt - ride.sentAt);
     const offer = await waitUntil(() => tracker.offers.get(ride.id), OFFER_TIMEOUT_MS);
     if (!offer) {
@@ -143,11 +150,19 @@ export async function rampPhase(target, drivers, tracker, o) {
 
     const dispatch = [];
     const rides = [];
+    const errors = [];
     let lost = 0;
     await sleep(Math.min(1000, (stepS * 1000) / 3)); // let the rate settle first
     for (let k = 0; k < stepRides; k++) {
       onProgress(`${label}, ride ${k + 1}/${stepRides}`);
-      const ride = await createRide(target, tag, rideBase + steps.length * stepRides + k);
+      let ride;
+      try {
+        ride = await createRide(target, tag, rideBase + steps.length * stepRides + k);
+      } catch (e) {
+        lost++;
+        errors.push(e.cause?.code ?? e.message.slice(0, 200));
+        continue;
+      }
       rides.push(ride);
       const offer = await waitUntil(() => tracker.offers.get(ride.id), OFFER_TIMEOUT_MS);
       if (offer) dispatch.push(offer.first - ride.sentAt);
@@ -183,6 +198,7 @@ export async function rampPhase(target, drivers, tracker, o) {
       dispatch_p50_ms: pct(dispatch, 50),
       dispatch_p99_ms: p99,
       rides_lost: lost,
+      ...(errors.length ? { errors } : {}),
       ticks,
     };
     step.ok = lost === 0 && drained && p99 !== null && p99 < DISPATCH_P99_LIMIT_MS;
@@ -207,7 +223,8 @@ export async function rampPhase(target, drivers, tracker, o) {
     retried = false;
     if (!step.ok) {
       floor = false;
-      stop = lost ? `${lost} rides got no offer within ${OFFER_TIMEOUT_MS} ms at ${rate} msgs/s`
+      stop = errors.length ? `${errors.length} POST /v1/rides failed at ${rate} msgs/s (${errors[0]})`
+        : lost ? `${lost} rides got no offer within ${OFFER_TIMEOUT_MS} ms at ${rate} msgs/s`
         : !drained ? `the frames of ${rate} msgs/s were not absorbed within 30 s`
           : `dispatch p99 ${p99.toFixed(1)} ms at ${rate} msgs/s`;
       break;

@@ -46,6 +46,7 @@ export function figures(m) {
     race_ms: { ...dist(m.rides.race), racers_p50: pct(m.rides.racers, 50), double_wins: m.rides.doubleWins, repeated_assigned: m.rides.repeatedAssigned },
     location: m.ramp,
     timeouts: m.rides.timeouts,
+    create_failures: m.rides.failed,
     regions: m.regions,
     errors: m.errors,
     lost_sockets: m.closes,
@@ -96,7 +97,8 @@ export function table(fleet) {
   ];
   const lines = [`| figure | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`];
   for (const [name, cell, rcell] of rows) {
-    const cells = [js && cell(js), rw && cell(rw), js && rw && rcell].filter((c) => c !== undefined && c !== null && c !== false);
+    const safe = (f) => (f.error ? 'failed' : cell(f));
+    const cells = [js && safe(js), rw && safe(rw), js && rw && rcell].filter((c) => c !== undefined && c !== null && c !== false);
     lines.push(`| ${name} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
@@ -109,6 +111,11 @@ export function notes(fleet) {
     if (!f) continue;
     const regions = Object.keys(f.regions);
     if (regions.length > 1) out.push(`${name}: the fleet landed in ${regions.length} regions (${JSON.stringify(f.regions)})`);
+    if (f.error) {
+      out.push(`${name}: the run failed: ${f.error}`);
+      continue;
+    }
+    if (f.create_failures.length) out.push(`${name}: ${f.create_failures.length} POST /v1/rides failed (${f.create_failures[0]})`);
     if (f.timeouts) out.push(`${name}: ${f.timeouts} rides timed out (no offer or no assignment within 5 s)`);
     if (f.race_ms.double_wins) out.push(`${name}: ${f.race_ms.double_wins} races told more than one driver ride_assigned`);
     if (f.race_ms.repeated_assigned) out.push(`${name}: ${f.race_ms.repeated_assigned} accepted rides sent the winner ride_assigned more than once`);
