@@ -1,7 +1,8 @@
 //! An offer round's IO: the core records the query (persisted, with the
-//! alarm that recovers it, before anything leaves), every region within the
-//! dispatch radius of the pickup is asked (concurrently), and the merged,
-//! nearest-first answer goes back into the core, which checks it is still current.
+//! alarm that recovers it, before anything leaves), the pickup's region is
+//! asked, then (concurrently) every other region within the dispatch radius
+//! unless the first answer settles the round, and the merged, nearest-first
+//! answer goes back into the core, which checks it is still current.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,10 @@ use futures::future::join_all;
 
 use super::ride::RideDo;
 use crate::core::dispatch::{CandidateQuery, RoundCandidate};
-use crate::core::matching::merge_nearest;
-use crate::core::region_cells::regions_within;
+use crate::core::driver_index::Candidate;
+use crate::core::handoff::HANDOFF_MARGIN_M;
+use crate::core::matching::{merge_nearest, nearest_are_settled};
+use crate::core::region_cells::regions_within_by_distance;
 use crate::core::ride_input::RideInput;
 use crate::error::AppError;
 use crate::region_rpc;
@@ -23,19 +26,35 @@ pub async fn ask_regions(ride: &RideDo, round: u32, query: &CandidateQuery) -> R
     Ok(())
 }
 
-/// The merged, nearest-first answers of every region within the radius,
-/// and whether every region answered.
+/// The merged, nearest-first answers of the regions within the radius, and
+/// whether every region asked answered. The pickup's region is asked first;
+/// the others only if it cannot settle the round alone (fewer than the
+/// limit, or another region may hold a nearer driver: `nearest_are_settled`).
 async fn candidates(
     ride: &RideDo,
     query: &CandidateQuery,
     region_res: u8,
 ) -> Result<(Vec<RoundCandidate>, bool), AppError> {
-    let regions = regions_within(query.at, query.radius_km, region_res)?;
-    let answers = join_all(regions.iter().map(|cell| region_rpc::candidates(ride.env(), cell, query))).await;
+    let mut regions = regions_within_by_distance(query.at, query.radius_km, region_res)?.into_iter();
+    let mut answers: Vec<(String, Result<Vec<Candidate>, AppError>)> = Vec::new();
+    if let Some((own, _)) = regions.next() {
+        let answer = region_rpc::candidates(ride.env(), &own, query).await;
+        answers.push((own, answer));
+    }
+    let others: Vec<(String, f64)> = regions.collect();
+    let floor = others.first().map(|(_, outside)| outside - HANDOFF_MARGIN_M);
+    let settled = match answers.first() {
+        Some((_, Ok(found))) => nearest_are_settled(found, query.limit as usize, floor),
+        _ => others.is_empty(),
+    };
+    if !settled {
+        let calls = others.iter().map(|(cell, _)| region_rpc::candidates(ride.env(), cell, query));
+        answers.extend(others.iter().map(|(cell, _)| cell.clone()).zip(join_all(calls).await));
+    }
     let mut region_of: HashMap<String, String> = HashMap::new();
     let mut lists = Vec::with_capacity(answers.len());
     let mut complete = true;
-    for (cell, answer) in regions.iter().zip(answers) {
+    for (cell, answer) in answers {
         match answer {
             Ok(list) => {
                 for candidate in &list {

@@ -5,6 +5,16 @@ use std::collections::HashMap;
 
 use super::driver_index::Candidate;
 
+/// Whether the nearest `limit` drivers are known from the regions asked so
+/// far: `found` (nearest first, at most `limit`) is full and none of it is
+/// farther than the nearest driver a region not asked could hold
+/// (`unasked_floor_m`: the nearest such region's distance less the hand-off
+/// margin). Then the other regions need not be asked at all.
+pub fn nearest_are_settled(found: &[Candidate], limit: usize, unasked_floor_m: Option<f64>) -> bool {
+    let Some(floor) = unasked_floor_m else { return true };
+    found.len() >= limit && found.last().is_some_and(|farthest| farthest.distance_m <= floor)
+}
+
 /// The `limit` nearest of all `lists`, each driver once (at its smaller
 /// distance), nearest first, ties broken by driver id.
 pub fn merge_nearest(lists: Vec<Vec<Candidate>>, limit: usize) -> Vec<Candidate> {
@@ -34,6 +44,15 @@ mod tests {
 
     fn ids(merged: &[Candidate]) -> Vec<&str> {
         merged.iter().map(|c| c.driver_id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_pickups_region_alone_settles_the_round_when_its_nearest_are_nearer_than_any_other_region() {
+        let found = vec![candidate("a", 100.0), candidate("b", 900.0)];
+        assert!(nearest_are_settled(&found, 2, Some(1_000.0)));
+        assert!(!nearest_are_settled(&found, 2, Some(800.0)), "another region may hold a nearer driver");
+        assert!(!nearest_are_settled(&found, 3, Some(5_000.0)), "fewer than the limit: others may add some");
+        assert!(nearest_are_settled(&[], 5, None), "no other region to ask");
     }
 
     #[test]

@@ -22,6 +22,21 @@ const MARGIN_M: f64 = 25.0;
 /// only a first guess of the rings needed, which is then verified.
 const SMALLEST_EDGE_SHARE: f64 = 0.7;
 
+/// [`regions_within`], each cell with how far `at` lies outside it in
+/// metres (0.0 for the cell of `at`, first), nearest first: a driver of a
+/// region is at most the hand-off margin outside its cell, so it is at least
+/// that distance less the margin from `at`.
+pub fn regions_within_by_distance(at: LatLng, radius_km: f64, res: u8) -> Result<Vec<(String, f64)>, Invalid> {
+    let cells = regions_within(at, radius_km, res)?;
+    Ok(cells
+        .into_iter()
+        .map(|cell| {
+            let outside = distance_outside_m(&cell, at).unwrap_or(0.0);
+            (cell, outside)
+        })
+        .collect())
+}
+
 /// The region cell containing `at`, as h3o's lower-case hex string.
 pub fn region_of(at: LatLng, res: u8) -> Result<String, Invalid> {
     Ok(h3_point(at)?.to_cell(resolution(res)?).to_string())
