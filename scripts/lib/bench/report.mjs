@@ -109,7 +109,7 @@ export function notes(fleet) {
   const out = [];
   for (const [name, f] of [['bare JS', fleet.js], ['ridewire', fleet.rw]]) {
     if (!f) continue;
-    const regions = Object.keys(f.regions);
+    const regions = Object.keys(f.regions ?? {});
     if (regions.length > 1) out.push(`${name}: the fleet landed in ${regions.length} regions (${JSON.stringify(f.regions)})`);
     if (f.error) {
       out.push(`${name}: the run failed: ${f.error}`);
