@@ -12,6 +12,8 @@ mod ride_accept;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_sockets;
+mod socket_frames;
+mod socket_memo;
 mod socket_pipeline;
 mod socket_reply;
 mod token_expiry;

@@ -6,6 +6,7 @@
 //! and in storage, and the core is rebuilt from them after a wake-up.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use worker::{
     wasm_bindgen, DurableObject, Env, ListOptions, Request, Response, Result, State, WebSocket,
@@ -14,6 +15,7 @@ use worker::{
 
 use super::now_ms;
 use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
+use super::socket_memo::{heard_save_ms, SocketMemo};
 use super::socket_pipeline as pipeline;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::protocol::SnapshotRide;
@@ -40,6 +42,8 @@ pub struct RegionDo {
     core: RefCell<Option<Region>>,
     /// The keepalive the runtime answers for the driver sockets.
     keepalive: Keepalive,
+    /// The sockets' headers between frames.
+    memo: SocketMemo,
 }
 
 impl DurableObject for RegionDo {
@@ -49,7 +53,9 @@ impl DurableObject for RegionDo {
         let runtime = state._inner();
         let keepalive = Keepalive::install(&runtime);
         let state = State::from(runtime);
-        RegionDo { state, env, core: RefCell::new(None), keepalive }
+        let heartbeat_s = crate::api::config(&env).map_or(DEFAULT_HEARTBEAT_S, |config| config.heartbeat_s);
+        let memo = SocketMemo::new(heard_save_ms(heartbeat_s));
+        RegionDo { state, env, core: RefCell::new(None), keepalive, memo }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -86,14 +92,19 @@ impl DurableObject for RegionDo {
                 self.run_logged(input).await;
             }
         }
-        let heard = pipeline::open_sockets::<DriverKind>(&self.state, None)
+        let heard: Vec<Heard> = pipeline::open_sockets::<DriverKind>(&self.state, None)
             .into_iter()
             .map(|(ws, socket)| Heard {
+                frame_at: socket.header.heard_at.max(self.memo.heard_at(&socket.header.socket_id).unwrap_or(0)),
                 socket_id: socket.header.socket_id,
-                frame_at: socket.header.heard_at,
                 keepalive_at: self.keepalive.answered_at(&ws),
             })
             .collect();
+        let mut open: HashSet<String> = heard.iter().map(|h| h.socket_id.clone()).collect();
+        open.extend(
+            pipeline::open_sockets::<DispatcherKind>(&self.state, None).into_iter().map(|(_, s)| s.header.socket_id),
+        );
+        self.memo.keep_only(&open);
         self.run_logged(RegionInput::Tick { heard }).await;
         Response::empty()
     }
@@ -139,12 +150,13 @@ impl RegionDo {
                 self.run_logged(input).await;
             }
         }
+        self.memo.forget(ws);
     }
 
     /// The input saying `ws` is gone, by its kind.
     fn gone_input(&self, ws: &WebSocket) -> Option<RegionInput> {
         let socket_id = pipeline::header_of(ws)?.socket_id;
-        if pipeline::is_kind::<DispatcherKind>(&self.state, ws) {
+        if pipeline::is_kind::<DispatcherKind>(&self.state, Some(&self.memo), ws) {
             Some(RegionInput::DispatcherGone { socket_id })
         } else {
             Some(RegionInput::DriverGone { socket_id })
@@ -226,6 +238,11 @@ impl RegionDo {
     /// The DO's state.
     pub(crate) fn state(&self) -> &State {
         &self.state
+    }
+
+    /// What the DO remembers of its sockets between frames.
+    pub(crate) fn memo(&self) -> &SocketMemo {
+        &self.memo
     }
 
     /// The DO's bindings.

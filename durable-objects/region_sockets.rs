@@ -46,7 +46,8 @@ pub async fn connect_driver(region: &RegionDo, req: &Request, now: i64) -> Resul
     region.load().await?;
     let facts = DriverFacts::new(&connect.name, connect.location, now);
     let holder = (connect.driver_id.as_str(), Role::Driver);
-    let opened = pipeline::open::<DriverKind>(region.state(), holder, connect.exp_s, now, facts).await?;
+    let opened =
+        pipeline::open::<DriverKind>(region.state(), Some(region.memo()), holder, connect.exp_s, now, facts).await?;
     let (socket_id, evicted) = (opened.socket_id, opened.evicted);
     let DriverConnect { driver_id, name, location, region: cell, .. } = connect;
     region.run(RegionInput::DriverOpened { socket_id, driver_id, name, location, cell, evicted }).await?;
@@ -58,7 +59,9 @@ pub async fn connect_dispatcher(region: &RegionDo, req: &Request, now: i64) -> R
     let connect: DispatcherConnect = pipeline::identity(req, CONNECT_HEADER)?;
     region.load().await?;
     let holder = (connect.sub.as_str(), Role::Dispatcher);
-    let opened = pipeline::open::<DispatcherKind>(region.state(), holder, connect.exp_s, now, NoFacts {}).await?;
+    let opened =
+        pipeline::open::<DispatcherKind>(region.state(), Some(region.memo()), holder, connect.exp_s, now, NoFacts {})
+            .await?;
     region.run(RegionInput::DispatcherOpened { socket_id: opened.socket_id, cell: connect.region }).await?;
     Ok(Response::from_websocket(opened.client)?)
 }
@@ -71,16 +74,16 @@ pub async fn on_frame(
     message: WebSocketIncomingMessage,
     now: i64,
 ) -> Option<RegionInput> {
-    let (env, state) = (region.env(), region.state());
-    if pipeline::is_kind::<DispatcherKind>(state, ws) {
-        return match pipeline::on_frame::<DispatcherKind>(env, state, ws, message, now).await {
+    let (env, state, memo) = (region.env(), region.state(), Some(region.memo()));
+    if pipeline::is_kind::<DispatcherKind>(state, memo, ws) {
+        return match pipeline::on_frame::<DispatcherKind>(env, state, memo, ws, message, now).await {
             Frame::Closed(Some(header)) => Some(RegionInput::DispatcherGone { socket_id: header.socket_id }),
             Frame::Message { .. } | Frame::Done | Frame::Closed(None) => None,
         };
     }
-    match pipeline::on_frame::<DriverKind>(env, state, ws, message, now).await {
-        Frame::Message { socket, req_id, message } => {
-            Some(RegionInput::DriverMessage { socket_id: socket.header.socket_id, req_id, message })
+    match pipeline::on_frame::<DriverKind>(env, state, memo, ws, message, now).await {
+        Frame::Message { header, req_id, message } => {
+            Some(RegionInput::DriverMessage { socket_id: header.socket_id, req_id, message })
         }
         Frame::Closed(Some(header)) => Some(RegionInput::DriverGone { socket_id: header.socket_id }),
         Frame::Done | Frame::Closed(None) => None,

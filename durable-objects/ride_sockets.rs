@@ -38,7 +38,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     }
     let state = ride.state();
     let holder = (connect.caller.sub.as_str(), connect.caller.role);
-    let opened = pipeline::open::<RiderKind>(state, holder, connect.exp_s, now, NoFacts {}).await?;
+    let opened = pipeline::open::<RiderKind>(state, None, holder, connect.exp_s, now, NoFacts {}).await?;
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,
@@ -148,9 +148,9 @@ pub fn broadcast(state: &State, frame: &str) {
 
 /// Handles one frame from a rider: the pipeline answers all but `cancel_ride`.
 pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
-    match pipeline::on_frame::<RiderKind>(ride.env(), ride.state(), ws, message, now).await {
-        Frame::Message { socket, req_id, message: PassengerInbound::CancelRide { reason } } => {
-            let cancel = CancelRide { caller: socket.header.holder(), reason, req_id: req_id.clone() };
+    match pipeline::on_frame::<RiderKind>(ride.env(), ride.state(), None, ws, message, now).await {
+        Frame::Message { header, req_id, message: PassengerInbound::CancelRide { reason } } => {
+            let cancel = CancelRide { caller: header.holder(), reason, req_id: req_id.clone() };
             if let Err(err) = ride.cancel(cancel).await {
                 let status = err.status();
                 error(ws, &status.code, &status.message, req_id.as_deref());

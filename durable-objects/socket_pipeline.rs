@@ -6,20 +6,22 @@
 //!   facts), the oldest of its `sub`'s sockets beyond five closed with 4002,
 //!   the alarm set for its token's expiry;
 //! - each frame: heard, rate limited, read, parsed; `ping` and
-//!   `refresh_token` are answered here, anything else goes to the kind;
+//!   `refresh_token` are answered here, anything else goes to the kind (an
+//!   object with a [`SocketMemo`] keeps the header in memory between frames
+//!   and writes it back only now and then);
 //! - close: our side closed, its attachment read back.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use worker::{web_sys, Env, Request, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{web_sys, Request, State, WebSocket, WebSocketPair};
 
-use super::socket_reply::{admit, close, frame_error, frame_text, reply, socket_id, FrameText};
+pub use super::socket_frames::{on_frame, Frame};
+use super::socket_memo::SocketMemo;
+use super::socket_reply::{close, socket_id};
 use super::token_expiry;
 use crate::core::identity::Role;
-use crate::core::protocol::{parse_frame, Validate};
-use crate::core::socket_rules::{
-    sockets_to_evict, CommonMessage, SocketHeader, SocketMessage, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB,
-};
+use crate::core::protocol::Validate;
+use crate::core::socket_rules::{sockets_to_evict, SocketHeader, SocketMessage, CLOSE_REPLACED, MAX_SOCKETS_PER_SUB};
 use crate::error::AppError;
 
 /// One kind of socket: what its attachment keeps besides the header, the
@@ -93,9 +95,12 @@ pub fn is_open(ws: &WebSocket) -> bool {
     raw.ready_state() == web_sys::WebSocket::OPEN
 }
 
-/// Whether `ws` is a socket of kind `K`.
-pub fn is_kind<K: SocketKind>(state: &State, ws: &WebSocket) -> bool {
-    state.get_tags(ws).iter().any(|tag| tag == K::TAG)
+/// Whether `ws` is a socket of kind `K` (the memo's answer when it has one).
+pub fn is_kind<K: SocketKind>(state: &State, memo: Option<&SocketMemo>, ws: &WebSocket) -> bool {
+    match memo.and_then(|memo| memo.kind(ws)) {
+        Some(kind) => kind == K::TAG,
+        None => state.get_tags(ws).iter().any(|tag| tag == K::TAG),
+    }
 }
 
 /// The sockets of kind `K` (of one `sub`, or all) with their attachments,
@@ -133,6 +138,7 @@ pub struct Opened {
 /// 4002 (never the new one) and the alarm is set for its token's expiry.
 pub async fn open<K: SocketKind>(
     state: &State,
+    memo: Option<&SocketMemo>,
     (sub, role): (&str, Role),
     exp_s: i64,
     now_ms: i64,
@@ -145,6 +151,9 @@ pub async fn open<K: SocketKind>(
     let tags = [K::TAG.to_string(), sub_tag::<K>(sub), socket_tag(&socket_id)];
     let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
     state.accept_websocket_with_tags(&pair.server, &tags);
+    if let Some(memo) = memo {
+        memo.remember(&pair.server, K::TAG, header.clone());
+    }
     Attached { header, facts }.save(&pair.server)?;
     let evicted = evict_oldest(&others);
     token_expiry::schedule(state, exp_s).await?;
@@ -161,104 +170,6 @@ fn evict_oldest<F>(others: &[(WebSocket, Attached<F>)]) -> Vec<String> {
         close(ws, CLOSE_REPLACED, "replaced by a newer connection");
     }
     evicted
-}
-
-/// What became of one client frame.
-pub enum Frame<F, M> {
-    /// A message for the kind to handle, with the socket's attachment as it now is.
-    Message {
-        /// The socket's attachment.
-        socket: Attached<F>,
-        /// The frame's `req_id`, to echo on direct replies.
-        req_id: Option<String>,
-        /// The message.
-        message: M,
-    },
-    /// Nothing left to do: answered here (`ping`, `refresh_token`), dropped or refused.
-    Done,
-    /// The pipeline closed the socket (a flood, a frame too large, its
-    /// attachment lost); its header, when it could be read.
-    Closed(Option<SocketHeader>),
-}
-
-/// Takes one frame of a socket of kind `K` through the pipeline.
-pub async fn on_frame<K: SocketKind>(
-    env: &Env,
-    state: &State,
-    ws: &WebSocket,
-    message: WebSocketIncomingMessage,
-    now_ms: i64,
-) -> Frame<K::Facts, K::Inbound> {
-    let Some(mut socket) = Attached::<K::Facts>::of(ws) else {
-        close(ws, 1011, "socket state lost; reconnect");
-        return Frame::Closed(None);
-    };
-    if socket.header.closed {
-        return Frame::Done; // a client still sending after the server closed it
-    }
-    // Any frame is heard, even one dropped or refused below; saved before
-    // a close marks the attachment.
-    socket.header.heard(now_ms);
-    let admission = socket.header.limiter.admit(now_ms);
-    if let Err(err) = socket.save(ws) {
-        worker::console_error!("saving a socket's rate limit and heartbeat failed: {err}");
-    }
-    let text = match admit(ws, admission) {
-        Some(true) => frame_text(ws, message),
-        Some(false) => return Frame::Done,
-        None => return Frame::Closed(Some(socket.header)),
-    };
-    let text = match text {
-        FrameText::Text(text) => text,
-        FrameText::Refused => return Frame::Done,
-        FrameText::Closed => return Frame::Closed(Some(socket.header)),
-    };
-    let inbound = match parse_frame::<K::Inbound>(&text) {
-        Ok(inbound) => inbound,
-        Err(err) => {
-            frame_error(ws, &err);
-            return if err.close_code().is_some() { Frame::Closed(Some(socket.header)) } else { Frame::Done };
-        }
-    };
-    let req = inbound.req_id.as_deref();
-    match inbound.message.common() {
-        Some(CommonMessage::Ping) => reply(ws, &Pong { ts: now_ms }, req),
-        Some(CommonMessage::RefreshToken(token)) => {
-            refresh::<K::Facts>(env, state, ws, &socket.header, token, now_ms, req).await
-        }
-        None => return Frame::Message { socket, req_id: inbound.req_id, message: inbound.message },
-    }
-    Frame::Done
-}
-
-/// `pong`, the answer to `ping` on every socket.
-#[derive(Serialize)]
-#[serde(tag = "type", rename = "pong")]
-struct Pong {
-    /// The server's time.
-    ts: i64,
-}
-
-/// `refresh_token`: a valid token for the same `sub` and role extends the
-/// socket's life; the attachment is read again after the check (other
-/// events may have changed it meanwhile).
-async fn refresh<F: Serialize + DeserializeOwned>(
-    env: &Env,
-    state: &State,
-    ws: &WebSocket,
-    header: &SocketHeader,
-    token: &str,
-    now_ms: i64,
-    req: Option<&str>,
-) {
-    let Some(exp_s) = token_expiry::refresh(env, state, ws, header.holder(), token, now_ms, req).await else {
-        return;
-    };
-    let Some(mut socket) = Attached::<F>::of(ws) else { return };
-    socket.header.exp_s = exp_s;
-    if let Err(err) = socket.save(ws) {
-        worker::console_error!("saving a refreshed token failed: {err}");
-    }
 }
 
 /// A socket closed or failed (the client's close, an error): our side is
