@@ -4,9 +4,11 @@
 // TCP connection of a hibernatable socket that the server closes *before that socket ever
 // delivered a message to the Durable Object* open until the object hibernates (~10 s idle, locally)
 // or the client gives up (ws: 30 s). A socket that has sent at least one frame closes at once,
-// whatever closes it (its own frame, the alarm, another socket's request). Reproduced in plain JS
-// with a 20-line Durable Object, so it is not in ridewire's code: 1008/1009 closes always follow a
-// frame of that socket, 4001 (token expiry, from the alarm) and 4002 (a sixth socket) often don't.
+// whatever closes it (its own frame, the alarm, another socket's request). Reproduced on bare
+// workerd, without Miniflare or ridewire, by scripts/repro/close-lag/run (a 20-line Durable
+// Object): its webSocketClose runs ~5 ms after the close (the client's reply is read at once), yet
+// the connection ends ~10 s later. 1008/1009 closes always follow a frame of that socket; 4001
+// (token expiry, from the alarm) and 4002 (a sixth socket) often don't.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startWorker, token } from './helpers.mjs';
