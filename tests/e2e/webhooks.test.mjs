@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, ROOT, startWorker, token, TEST_WEBHOOK_SECRET, until } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
+import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 
 const PRETORIA = { lat: -25.7479, lng: 28.2293 };
 let spots = 0;
@@ -331,5 +332,41 @@ describe('webhooks', () => {
     assert.equal(plain.status, 201, plain.text);
     const none = await api(worker, 'GET', `/v1/rides/${plain.body.id}/webhooks`, { token: ops });
     assert.deepEqual(none.body, { deliveries: [] });
+  });
+});
+
+describe('webhooks across a restart', () => {
+  const dir = stateDir();
+  // Slower than above (10 ms … 43 s) so that a delivery is still pending when the server stops.
+  const VARS = { ALLOW_HTTP_CALLBACKS: '1', WEBHOOK_RETRY_SCALE: '0.001', WEBHOOK_TIMEOUT_S: '2', MAX_ROUNDS: '1' };
+  let w;
+  after(async () => {
+    await w?.close();
+    removeStateDir(dir);
+  });
+
+  test('pending deliveries survive a restart and go out from the alarm, in order, once each', async () => {
+    w = await startPersistentWorker(dir, { vars: VARS });
+    const path = '/hooks/restart';
+    receiver.behave[path] = 503;
+    const created = await api(w, 'POST', '/v1/rides', {
+      token: token('partner', 'wh-restart'),
+      body: { pickup: newSpot(), dropoff: newSpot(), callback_url: receiver.url(path) },
+    });
+    assert.equal(created.status, 201, created.text);
+    const rideId = created.body.id;
+    const readLog = async () =>
+      (await api(w, 'GET', `/v1/rides/${rideId}/webhooks`, { token: token('partner', 'wh-restart') })).body.deliveries;
+    const before = await until(readLog, (l) => l[0]?.attempts >= 3);
+    assert.equal(before[0].state, 'pending', JSON.stringify(before));
+
+    await w.close();
+    receiver.behave[path] = 200;
+    w = await startPersistentWorker(dir, { vars: VARS });
+    const log = await until(readLog, (l) => l.length >= 2 && l.every((d) => d.state === 'delivered'), 20_000);
+    assert.ok(log.every((d) => d.state === 'delivered'), JSON.stringify(log));
+    assert.ok(log[0].attempts > before[0].attempts, 'the retry came from the stored schedule');
+    const delivered = receiver.delivered(path).map((r) => r.json.seq);
+    assert.deepEqual(delivered, log.map((d) => d.seq), 'each once, in seq order');
   });
 });
