@@ -223,7 +223,7 @@ impl RideDo {
         super::token_expiry::close_expired(&self.state, now).await;
         super::ride_sockets::renew_stats(self, now).await;
         if self.load().await?.is_some() {
-            super::ride_webhooks::on_alarm(self);
+            super::ride_webhooks::on_alarm(self).await?;
             self.decide(RideInput::Tick).await?;
         }
         if let Some(deadline) = self.current().ok().and_then(|r| r.next_deadline()) {

@@ -237,7 +237,13 @@ pub async fn redeliver(ride: &RideDo, view: ViewRide, now: i64) -> Result<Delive
     Ok(webhooks::log(&queue))
 }
 
-/// The alarm rang: send what is due (off the alarm's path too).
-pub fn on_alarm(ride: &RideDo) {
+/// The alarm rang: send what is due (off the alarm's path too). A sender
+/// already running will look again; the alarm comes back in case its
+/// object restarts before it finishes (the ring that woke it is spent).
+pub async fn on_alarm(ride: &RideDo) -> Result<(), AppError> {
+    if ride.webhook_sender.0.get().0 {
+        guard(ride).await?;
+    }
     send_later(ride);
+    Ok(())
 }
