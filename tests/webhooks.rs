@@ -10,7 +10,7 @@ use ridewire::core::identity::{Caller, Role};
 use ridewire::core::ride::{RideEvent, RideRecord, RideStatus};
 use ridewire::core::ride_request::NewRide;
 use ridewire::core::webhooks::{
-    deliveries_for, is_empty_body, log, next_step, redeliver, signature, wake_at, DeliveryState, NextStep, Schedule,
+    deliveries_for, is_empty_body, log, next_step, redeliver, signature, DeliveryState, NextStep, Schedule,
     WebhookDelivery, TRIES_PER_RUN,
 };
 
@@ -171,17 +171,6 @@ fn the_retry_scale_shrinks_every_delay() {
     let delays: Vec<i64> = (1..TRIES_PER_RUN).map(|n| fast.retry_at(0, n).unwrap()).collect();
     assert_eq!(delays, vec![10, 60, 300, 1_800, 7_200, 43_200]);
     assert_eq!(fast.retry_at(0, TRIES_PER_RUN), None);
-}
-
-#[test]
-fn the_alarm_is_wanted_at_the_heads_next_try_and_not_at_all_once_everything_is_settled() {
-    let mut q = queue(2);
-    assert_eq!(wake_at(&q, T0), Some(T0));
-    attempt(&mut q, 1, T0, Some(500));
-    assert_eq!(wake_at(&q, T0), Some(T0 + 10_000), "seq 2 is due, but waits behind seq 1");
-    attempt(&mut q, 1, T0 + 10_000, Some(200));
-    attempt(&mut q, 2, T0 + 10_000, Some(200));
-    assert_eq!(wake_at(&q, T0 + 10_000), None);
 }
 
 #[test]

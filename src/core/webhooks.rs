@@ -267,15 +267,6 @@ pub fn next_step(queue: &[WebhookDelivery], now: i64) -> NextStep {
     }
 }
 
-/// When the alarm must ring for the deliveries, if ever.
-pub fn wake_at(queue: &[WebhookDelivery], now: i64) -> Option<i64> {
-    match next_step(queue, now) {
-        NextStep::Send(_) | NextStep::GiveUp(_) => Some(now),
-        NextStep::WaitUntil(at) => Some(at),
-        NextStep::Idle => None,
-    }
-}
-
 /// Redelivery: every given-up delivery is pending again with a fresh run
 /// starting at `now`; delivered and pending ones are untouched. Returns the
 /// seqs changed.
