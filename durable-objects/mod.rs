@@ -12,6 +12,7 @@ mod ride_accept;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_sockets;
+mod ride_webhooks;
 mod socket_frames;
 mod socket_memo;
 mod socket_pipeline;

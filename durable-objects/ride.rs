@@ -41,6 +41,8 @@ pub struct RideDo {
     pub(crate) fast_in_flight: super::driver_outbox::InFlight,
     /// Dispatch feed entries held for the next delivery to the pickup's region.
     pub(crate) held_feed: RefCell<Vec<crate::region_rpc::RideFeed>>,
+    /// The one webhook sender of this object (see `ride_webhooks`).
+    pub(crate) webhook_sender: super::ride_webhooks::Sender,
 }
 
 impl DurableObject for RideDo {
@@ -53,6 +55,7 @@ impl DurableObject for RideDo {
             stored: RefCell::new(None),
             fast_in_flight: Default::default(),
             held_feed: RefCell::new(Vec::new()),
+            webhook_sender: Default::default(),
         }
     }
 
@@ -116,6 +119,10 @@ impl RideDo {
                 let query = decode::<calls::Holder>(&body)?;
                 let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));
                 json(200, &HolderAnswer { assigned })
+            }
+            RideCall::Webhooks => json(200, &super::ride_webhooks::log(self, decode::<calls::Webhooks>(&body)?).await?),
+            RideCall::Redeliver => {
+                json(202, &super::ride_webhooks::redeliver(self, decode::<calls::Redeliver>(&body)?, now_ms()).await?)
             }
             RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
@@ -216,6 +223,7 @@ impl RideDo {
         super::token_expiry::close_expired(&self.state, now).await;
         super::ride_sockets::renew_stats(self, now).await;
         if self.load().await?.is_some() {
+            super::ride_webhooks::on_alarm(self).await?;
             self.decide(RideInput::Tick).await?;
         }
         if let Some(deadline) = self.current().ok().and_then(|r| r.next_deadline()) {

@@ -1,6 +1,6 @@
 //! Carrying out what the core decided for a ride, in the order that keeps
-//! the protocol's promises: persist first (record, events, D1 outbox and
-//! frames owed to drivers in one write), then announce (ride sockets, offers
+//! the protocol's promises: persist first (record, events, D1 outbox,
+//! frames owed to drivers and webhook deliveries in one write), then announce (ride sockets, offers
 //! through the regions of their round, every driver frame through its Driver
 //! DO), then set the alarm and write D1.
 
@@ -81,10 +81,16 @@ impl<'a> EffectRunner<'a> {
         for (owed, _) in &owed {
             entries.push(driver_outbox::entry(owed)?);
         }
+        let hooks = super::ride_webhooks::entries(&record, &effects)?;
+        let hooked = !hooks.is_empty();
+        entries.extend(hooks);
         let outbox = self.outbox();
         // The alarm that guards this state is set in the same write, before any call out;
         // frames owed to drivers are guarded too (a restart during their send must not strand them).
         self.guard(&record).await?;
+        if hooked {
+            super::ride_webhooks::guard(self.ride).await?;
+        }
         if !owed_nothing {
             let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
             super::token_expiry::wake_by(self.ride.state(), retry_at).await?;
@@ -136,6 +142,9 @@ impl<'a> EffectRunner<'a> {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
         self.hand_over_later(!owed_nothing || self.ride.drivers_owed.get(), self.write_d1);
+        if hooked {
+            super::ride_webhooks::send_later(self.ride);
+        }
         Ok(())
     }
 

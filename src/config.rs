@@ -4,6 +4,7 @@
 use crate::core::callback_url::CallbackPolicy;
 use crate::core::dispatch::DispatchSettings;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::webhooks::Schedule;
 use crate::core::Invalid;
 
 /// The settings of a ridewire deployment.
@@ -28,6 +29,11 @@ pub struct Config {
     pub heartbeat_s: u32,
     /// Which `callback_url`s partners may give (`ALLOW_HTTP_CALLBACKS`).
     pub callbacks: CallbackPolicy,
+    /// HMAC-SHA256 secret for webhook signatures (`WEBHOOK_SECRET`); without
+    /// it no webhook is sent (each try counts as unanswered).
+    pub webhook_secret: Option<String>,
+    /// The webhook retry schedule (`WEBHOOK_RETRY_SCALE`, `WEBHOOK_TIMEOUT_S`).
+    pub webhooks: Schedule,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +48,8 @@ impl std::fmt::Debug for Config {
             .field("region_res", &self.region_res)
             .field("heartbeat_s", &self.heartbeat_s)
             .field("callbacks", &self.callbacks)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -62,6 +70,11 @@ impl Config {
             region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
             heartbeat_s: whole(&lookup, "HEARTBEAT_S", DEFAULT_HEARTBEAT_S, 1, 3600)?,
             callbacks: callback_policy(&lookup)?,
+            webhook_secret: lookup("WEBHOOK_SECRET").filter(|s| !s.is_empty()),
+            webhooks: Schedule {
+                scale: number(&lookup, "WEBHOOK_RETRY_SCALE", 1.0, 0.00001, 1.0)?,
+                answer_timeout_ms: i64::from(whole(&lookup, "WEBHOOK_TIMEOUT_S", 10, 1, 10)?) * 1000,
+            },
         })
     }
 }
@@ -166,6 +179,24 @@ mod tests {
     }
 
     #[test]
+    fn the_webhook_schedule_is_the_protocols_unless_scaled_down_for_tests() {
+        let with = |scale: Option<&'static str>| {
+            Config::from_lookup(move |name| match name {
+                "JWT_SECRET" => Some("s".into()),
+                "WEBHOOK_RETRY_SCALE" => scale.map(String::from),
+                "WEBHOOK_TIMEOUT_S" => scale.map(|_| "2".into()),
+                _ => None,
+            })
+        };
+        let default = with(None).unwrap().webhooks;
+        assert_eq!((default.scale, default.answer_timeout_ms), (1.0, 10_000));
+        let fast = with(Some("0.001")).unwrap().webhooks;
+        assert_eq!((fast.scale, fast.answer_timeout_ms), (0.001, 2_000));
+        assert!(with(Some("2")).unwrap_err().0.starts_with("WEBHOOK_RETRY_SCALE"));
+        assert!(with(Some("0")).is_err());
+    }
+
+    #[test]
     fn a_missing_secret_is_an_error() {
         assert!(Config::from_lookup(|_| None).is_err());
     }
@@ -183,7 +214,13 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_secret() {
-        let config = Config::from_lookup(|name| (name == "JWT_SECRET").then(|| "hunter2".to_string())).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let config = Config::from_lookup(|name| match name {
+            "JWT_SECRET" => Some("hunter2".into()),
+            "WEBHOOK_SECRET" => Some("swordfish".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
     }
 }

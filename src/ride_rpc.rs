@@ -10,6 +10,7 @@ use crate::core::identity::Caller;
 use crate::core::protocol::{AcceptFailure, RideStep};
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
+use crate::core::webhooks::DeliveryLog;
 use crate::do_call::{self, DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
@@ -50,6 +51,10 @@ crate::do_calls! {
         Viewing = "/viewing", SetViewing => Done;
         /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
         Holder = "/holder", HolderQuery => HolderAnswer;
+        /// The ride's webhook delivery log, for its partner or a dispatcher.
+        Webhooks = "/webhooks", ViewRide => DeliveryLog;
+        /// Sends the ride's given-up webhook deliveries again.
+        Redeliver = "/webhooks/redeliver", ViewRide => DeliveryLog;
     }
 }
 

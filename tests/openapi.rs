@@ -59,8 +59,45 @@ fn every_routed_path_is_documented() {
         "/v1/ws/dispatch",
         "/v1/stats",
         "/v1/ws/rides/{id}",
+        "/v1/rides/{id}/webhooks",
+        "/v1/rides/{id}/webhooks/redeliver",
     ] {
         assert!(match_route("GET", &sample_path(path)).is_ok() || match_route("POST", &sample_path(path)).is_ok());
         assert!(paths.contains_key(path), "{path} is routed but not documented");
     }
+}
+
+#[test]
+fn the_webhook_payload_and_delivery_log_are_described_as_the_code_writes_them() {
+    use ridewire::core::ride::{RideEvent, RideStatus};
+    use ridewire::core::webhooks::{log, WebhookDelivery};
+
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let required = |name: &str| {
+        schemas[name]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let hook = &doc["webhooks"]["rideEvent"]["post"];
+    assert_eq!(
+        hook["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/WebhookEvent"
+    );
+    let event = RideEvent { seq: 1, kind: "ride_created".into(), status: RideStatus::Searching, at: 5 };
+    let delivery = WebhookDelivery::of_event("ride_0123456789abcdef0123456789abcdef", &event);
+    let body: Value = serde_json::from_str(&delivery.body()).unwrap();
+    assert_eq!(keys(&body), {
+        let mut r = required("WebhookEvent");
+        r.sort();
+        r
+    });
+    let entry = serde_json::to_value(log(&[delivery]).deliveries[0].clone()).unwrap();
+    let mut documented = required("WebhookDelivery");
+    documented.sort();
+    assert_eq!(keys(&entry), documented);
 }

@@ -11,6 +11,7 @@ mod ride_steps;
 mod rides;
 pub mod routes;
 mod sockets;
+mod webhooks;
 
 use worker::{Env, Request, Response};
 
@@ -69,6 +70,8 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::DeclineRide(id) => ride_steps::decline_ride(ctx, &id).await,
         Route::CancelRide(id) => ride_steps::cancel_ride(ctx, &id).await,
         Route::StepRide(id, step) => ride_steps::step_ride(ctx, &id, step).await,
+        Route::RideWebhooks(id) => webhooks::delivery_log(ctx, &id).await,
+        Route::RedeliverWebhooks(id) => webhooks::redeliver(ctx, &id).await,
         Route::NearbyDrivers => nearby::nearby_drivers(ctx).await,
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,

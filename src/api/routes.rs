@@ -28,6 +28,10 @@ pub enum Route {
     CancelRide(String),
     /// `POST /v1/rides/{id}/arrived`, `/start`, `/complete`.
     StepRide(String, RideStep),
+    /// `GET /v1/rides/{id}/webhooks`.
+    RideWebhooks(String),
+    /// `POST /v1/rides/{id}/webhooks/redeliver`.
+    RedeliverWebhooks(String),
     /// `GET /v1/drivers/nearby`.
     NearbyDrivers,
     /// `GET /v1/ws/driver` (WebSocket).
@@ -68,6 +72,12 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         },
         ["v1", "rides", id] if !id.is_empty() => {
             (method_is(method, "GET").then(|| Route::GetRide(id.to_string())), "GET")
+        }
+        ["v1", "rides", id, "webhooks"] if !id.is_empty() => {
+            (method_is(method, "GET").then(|| Route::RideWebhooks(id.to_string())), "GET")
+        }
+        ["v1", "rides", id, "webhooks", "redeliver"] if !id.is_empty() => {
+            ((method == "POST").then(|| Route::RedeliverWebhooks(id.to_string())), "POST")
         }
         ["v1", "rides", id, action] if !id.is_empty() => {
             let id = id.to_string();
@@ -122,6 +132,10 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/ws/dispatch"), Ok(Route::DispatchSocket));
         assert_eq!(match_route("GET", "/v1/stats"), Ok(Route::Stats));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
+        assert_eq!(match_route("GET", "/v1/rides/r/webhooks"), Ok(Route::RideWebhooks("r".into())));
+        assert_eq!(match_route("POST", "/v1/rides/r/webhooks/redeliver"), Ok(Route::RedeliverWebhooks("r".into())));
+        assert_eq!(match_route("POST", "/v1/rides/r/webhooks"), Err(NoRoute::MethodNotAllowed("GET")));
+        assert_eq!(match_route("GET", "/v1/rides/r/webhooks/redeliver"), Err(NoRoute::MethodNotAllowed("POST")));
     }
 
     #[test]

@@ -36,5 +36,6 @@ pub mod socket_rules;
 pub mod stats;
 pub mod strict_json;
 pub mod viewers;
+pub mod webhooks;
 
 pub use invalid::Invalid;
