@@ -74,6 +74,19 @@ export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, 
     compatibilityFlags: config.compatibilityFlags,
     d1Databases: d1.map((d) => d.binding),
     durableObjects,
+    // wrangler.toml's [assets] (the dispatcher console), served before the Worker as on Cloudflare.
+    ...(config.assets
+      ? {
+        assets: {
+          directory: resolve(root, config.assets.directory),
+          routerConfig: { has_user_worker: true },
+          assetConfig: {
+            ...(config.assets.htmlHandling ? { html_handling: config.assets.htmlHandling } : {}),
+            ...(config.assets.notFoundHandling ? { not_found_handling: config.assets.notFoundHandling } : {}),
+          },
+        },
+      }
+      : {}),
     // The per-client limits of wrangler.toml, counted in memory like every other binding here.
     ratelimits: { ...config.ratelimits, ...ratelimits },
     bindings: {
