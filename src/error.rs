@@ -25,9 +25,9 @@ pub enum AppError {
     /// 404 `not_found`.
     #[error("{0}")]
     NotFound(String),
-    /// 405 `method_not_allowed`.
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// 405 `method_not_allowed`, with the path's methods in the `Allow` header (RFC 9110).
+    #[error("{message}")]
+    MethodNotAllowed { allowed: &'static str, message: String },
     /// 409 `conflict`, or a more specific code such as `idempotency_key_reused`.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -83,7 +83,7 @@ impl AppError {
             AppError::Unauthorized(_) => (401, "unauthorized"),
             AppError::Forbidden { code, .. } => (403, *code),
             AppError::NotFound(_) => (404, "not_found"),
-            AppError::MethodNotAllowed(_) => (405, "method_not_allowed"),
+            AppError::MethodNotAllowed { .. } => (405, "method_not_allowed"),
             AppError::Conflict { code, .. } => (409, *code),
             AppError::Gone { code, .. } => (410, *code),
             AppError::PayloadTooLarge(_) => (413, "payload_too_large"),
@@ -104,9 +104,14 @@ impl AppError {
             console_error!("internal error: {detail}");
         }
         let mut response = self.status().into_response();
-        if let AppError::RateLimited { retry_after_s, .. } = &self {
-            if let Err(err) = response.headers_mut().set("Retry-After", &retry_after_s.to_string()) {
-                console_error!("could not set Retry-After: {err}");
+        let header = match &self {
+            AppError::RateLimited { retry_after_s, .. } => Some(("Retry-After", retry_after_s.to_string())),
+            AppError::MethodNotAllowed { allowed, .. } => Some(("Allow", allowed.to_string())),
+            _ => None,
+        };
+        if let Some((name, value)) = header {
+            if let Err(err) = response.headers_mut().set(name, &value) {
+                console_error!("could not set {name}: {err}");
             }
         }
         response

@@ -191,6 +191,14 @@ export function readWranglerConfig(root = ROOT) {
     ratelimits: Object.fromEntries(
       (Array.isArray(toml.ratelimits) ? toml.ratelimits : []).map((r) => [r.name, { simple: { ...r.simple } }]),
     ),
+    // Static assets ([assets]): the dispatcher console.
+    assets: toml.assets?.directory
+      ? {
+        directory: toml.assets.directory,
+        htmlHandling: toml.assets.html_handling,
+        notFoundHandling: toml.assets.not_found_handling,
+      }
+      : null,
     d1Databases: d1.map((d) => ({
       binding: d.binding,
       databaseName: d.database_name,

@@ -5,6 +5,7 @@ mod drivers;
 mod health;
 mod nearby;
 mod rate_limits;
+mod regions;
 pub use health::OPENAPI_JSON;
 mod request;
 mod ride_steps;
@@ -40,11 +41,14 @@ pub async fn handle(req: Request, env: Env) -> Response {
 
 async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
     let url = req.url()?;
-    let route = match match_route(req.method().as_ref(), url.path()) {
+    // The method as sent: `worker::Method` reads any method it does not know (QUERY, PROPFIND...) as GET.
+    let method = req.inner().method();
+    let route = match match_route(&method, url.path()) {
         Ok(route) => route,
         Err(NoRoute::NotFound) => return Err(AppError::NotFound(format!("no such endpoint: {}", url.path()))),
         Err(NoRoute::MethodNotAllowed(allowed)) => {
-            return Err(AppError::MethodNotAllowed(format!("{} is not allowed here; use {allowed}", req.method())))
+            let message = format!("{method} is not allowed here; use {allowed}");
+            return Err(AppError::MethodNotAllowed { allowed, message });
         }
     };
     match route {
@@ -76,6 +80,7 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,
         Route::DispatchSocket => sockets::dispatch_socket(ctx).await,
+        Route::RegionOutline => regions::region_outline(ctx),
         Route::Stats => {
             ctx.require_role(&[crate::core::identity::Role::Dispatcher])?;
             let stats = crate::db::stats::totals(&ctx.db()?).await?;

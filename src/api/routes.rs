@@ -1,6 +1,10 @@
 //! The HTTP routes of the protocol, matched from method and path without
 //! any IO, so the table is tested natively.
 
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode_str;
+
 use crate::core::protocol::RideStep;
 
 /// A matched route with its path parameters.
@@ -42,6 +46,8 @@ pub enum Route {
     DispatchSocket,
     /// `GET /v1/stats`.
     Stats,
+    /// `GET /v1/regions/outline`.
+    RegionOutline,
 }
 
 /// Why no route matched.
@@ -55,7 +61,9 @@ pub enum NoRoute {
 
 /// Matches a request line to a route.
 pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    // Segments as the client meant them: `/v1/drivers/ops%40acme` is the driver `ops@acme`.
+    let decoded: Vec<Cow<str>> = path.trim_end_matches('/').split('/').skip(1).map(decode_segment).collect();
+    let segments: Vec<&str> = decoded.iter().map(|s| s.as_ref()).collect();
     let (route, allowed) = match segments.as_slice() {
         ["health"] => (method_is(method, "GET").then_some(Route::Health), "GET"),
         ["openapi.json"] => (method_is(method, "GET").then_some(Route::OpenApi), "GET"),
@@ -95,12 +103,18 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
         ["v1", "ws", "dispatch"] => ((method == "GET").then_some(Route::DispatchSocket), "GET"),
         ["v1", "stats"] => (method_is(method, "GET").then_some(Route::Stats), "GET"),
+        ["v1", "regions", "outline"] => (method_is(method, "GET").then_some(Route::RegionOutline), "GET"),
         ["v1", "ws", "rides", id] if !id.is_empty() => {
             ((method == "GET").then(|| Route::RideSocket(id.to_string())), "GET")
         }
         _ => return Err(NoRoute::NotFound),
     };
     route.ok_or(NoRoute::MethodNotAllowed(allowed))
+}
+
+/// A percent-decoded path segment; one that does not decode to UTF-8 stays as sent (and fails the id checks).
+fn decode_segment(segment: &str) -> Cow<'_, str> {
+    percent_decode_str(segment).decode_utf8().unwrap_or(Cow::Borrowed(segment))
 }
 
 fn method_is(method: &str, expected: &str) -> bool {
@@ -131,11 +145,19 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/ws/driver"), Ok(Route::DriverSocket));
         assert_eq!(match_route("GET", "/v1/ws/dispatch"), Ok(Route::DispatchSocket));
         assert_eq!(match_route("GET", "/v1/stats"), Ok(Route::Stats));
+        assert_eq!(match_route("GET", "/v1/regions/outline"), Ok(Route::RegionOutline));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
         assert_eq!(match_route("GET", "/v1/rides/r/webhooks"), Ok(Route::RideWebhooks("r".into())));
         assert_eq!(match_route("POST", "/v1/rides/r/webhooks/redeliver"), Ok(Route::RedeliverWebhooks("r".into())));
         assert_eq!(match_route("POST", "/v1/rides/r/webhooks"), Err(NoRoute::MethodNotAllowed("GET")));
         assert_eq!(match_route("GET", "/v1/rides/r/webhooks/redeliver"), Err(NoRoute::MethodNotAllowed("POST")));
+    }
+
+    #[test]
+    fn percent_encoded_ids_are_decoded() {
+        assert_eq!(match_route("GET", "/v1/drivers/ops%40acme"), Ok(Route::GetDriver("ops@acme".into())));
+        assert_eq!(match_route("PUT", "/v1/drivers/a%3Ab"), Ok(Route::PutDriver("a:b".into())));
+        assert_eq!(match_route("GET", "/v1/drivers/%FF"), Ok(Route::GetDriver("%FF".into())));
     }
 
     #[test]

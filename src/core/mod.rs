@@ -26,6 +26,7 @@ pub mod query_params;
 pub mod rate_limit;
 pub mod region;
 pub mod region_cells;
+pub mod region_outline;
 pub mod ride;
 pub mod ride_access;
 pub mod ride_input;
