@@ -36,6 +36,8 @@ pub struct CreateRideBody {
     callback_url: Option<String>,
     #[serde(default)]
     proof_required: Option<bool>,
+    #[serde(default)]
+    start_pin: Option<bool>,
 }
 
 /// A partner's customer as sent in the body.
@@ -75,6 +77,9 @@ pub struct NewRide {
     pub callback_url: Option<String>,
     /// Whether completion needs a proof of delivery.
     pub proof_required: bool,
+    /// Whether starting the trip needs the passenger's start PIN.
+    #[serde(default)]
+    pub start_pin: bool,
 }
 
 impl NewRide {
@@ -108,6 +113,7 @@ impl CreateRideBody {
             passenger: self.passenger.map(customer).transpose()?,
             callback_url: self.callback_url.as_deref().map(|url| callback_url(url, callbacks)).transpose()?,
             proof_required: self.proof_required.unwrap_or(false),
+            start_pin: self.start_pin.unwrap_or(false),
         })
     }
 }
