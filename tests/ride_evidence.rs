@@ -19,6 +19,12 @@ fn caller(role: Role, sub: &str) -> Caller {
     Caller { sub: sub.into(), role, name: None }
 }
 
+fn partner_request() -> ridewire::core::ride_request::NewRide {
+    let body = br#"{"pickup":{"lat":-26.2,"lng":28.0},"dropoff":{"lat":-26.1,"lng":28.1},
+        "passenger":{"name":"Bo","phone":"+27825550100"}}"#;
+    ridewire::core::ride_request::NewRide::from_json(body, Role::Partner).unwrap()
+}
+
 fn pax() -> Caller {
     caller(Role::Passenger, "pax-1")
 }
@@ -203,6 +209,27 @@ fn a_watch_link_works_until_the_ride_ends_plus_an_hour() {
         record.add_watcher(&pax(), "w_3".into(), T0 + 5_000 + WATCH_AFTER_END_MS),
         Err(StepError::Closed(_))
     ));
+}
+
+#[test]
+fn a_partner_shares_the_rides_it_created_and_only_those() {
+    let acme = caller(Role::Partner, "acme");
+    let (mut record, _) = RideRecord::create("ride_p".into(), partner_request(), &acme, T0);
+    assert!(record.add_watcher(&acme, "w_1".into(), T0).is_ok());
+    let other = caller(Role::Partner, "globex");
+    assert!(matches!(record.add_watcher(&other, "w_2".into(), T0), Err(StepError::Forbidden(_))));
+    assert!(matches!(record.revoke_watchers(&other, None), Err(StepError::Forbidden(_))));
+    assert_eq!(record.revoke_watchers(&acme, Some("w_1")), Ok(vec!["w_1".to_string()]));
+}
+
+#[test]
+fn a_ride_keeps_at_most_twenty_live_links_and_lapsed_ones_make_room() {
+    let mut record = new_ride();
+    for i in 0..20 {
+        record.add_watcher(&pax(), format!("w_{i}"), T0).unwrap();
+    }
+    assert!(matches!(record.add_watcher(&pax(), "w_x".into(), T0), Err(StepError::Invalid(_))));
+    assert!(record.add_watcher(&pax(), "w_y".into(), T0 + WATCH_TOKEN_MAX_MS).is_ok(), "the first twenty lapsed");
 }
 
 #[test]

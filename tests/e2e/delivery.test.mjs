@@ -124,9 +124,21 @@ describe('proof of delivery', () => {
     assertError(await upload(driver.jwt, ride.id, 'note', PNG, 'image/jpeg'), 400, 'invalid_request');
     assertError(await upload(driver.jwt, ride.id, 'note', PNG, 'text/plain'), 400, 'invalid_request');
     assertError(await upload(driver.jwt, ride.id, 'bad.name', PNG, 'image/png'), 400, 'invalid_request');
-    const big = new Uint8Array(5 * 1024 * 1024 + 1);
-    big.set(PNG);
-    assertError(await upload(driver.jwt, ride.id, 'big', big, 'image/png'), 413, 'payload_too_large');
+    // Over 5 MiB, streamed without a Content-Length: refused once it passes the cap (the few
+    // bytes past it are read and dropped, so the connection stays usable).
+    let sent = 0;
+    const chunk = new Uint8Array(64 * 1024);
+    const big = new ReadableStream({
+      pull(controller) {
+        if (sent === 81) return controller.close(); // 81 × 64 KiB = 5 MiB + 64 KiB
+        controller.enqueue(sent++ === 0 ? Uint8Array.from([...PNG, ...chunk.subarray(PNG.length)]) : chunk);
+      },
+    });
+    const res = await worker.fetch(`/v1/rides/${ride.id}/proof/big`, {
+      method: 'PUT', headers: { authorization: `Bearer ${driver.jwt}`, 'content-type': 'image/png' }, body: big, duplex: 'half',
+    });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, 'payload_too_large');
     const other = await connectDriver('dv-refuse-other', offset(PRETORIA, 500, 0));
     assertError(await upload(other.jwt, ride.id, 'note', PNG, 'image/png'), 404, 'not_found');
     assertError(await upload(ops, ride.id, 'note', PNG, 'image/png'), 403, 'forbidden');
@@ -153,6 +165,10 @@ describe('start PIN', () => {
     assert.equal(ride.start_pin_required, true);
     const assigned = await accept(driver, ride.id);
     assert.equal(assigned.start_pin, undefined, 'the driver never sees the PIN');
+    assert.equal(assigned.start_pin_required, true, 'but knows to ask for it');
+    const frame = await driver.next((f) => f.type === 'ride_assigned' && f.ride.id === ride.id);
+    assert.equal(frame.ride.start_pin, undefined);
+    assert.ok(!driver.frames.some((f) => JSON.stringify(f).includes(`"start_pin":"`)), 'no frame to the driver carries it');
     assert.equal((await api(worker, 'GET', `/v1/rides/${ride.id}`, { token: driver.jwt })).body.start_pin, undefined);
     assert.equal((await api(worker, 'GET', `/v1/rides/${ride.id}`, { token: paxJwt })).body.start_pin, ride.start_pin);
     assert.equal((await api(worker, 'GET', `/v1/rides/${ride.id}`, { token: ops })).body.start_pin, ride.start_pin);
@@ -208,20 +224,36 @@ describe('watch links', () => {
 
     for (const [method, path, body] of [
       ['GET', `/v1/rides/${ride.id}`],
+      ['GET', `/v1/rides/${other.ride.id}`],
       ['POST', `/v1/rides/${ride.id}/cancel`, {}],
+      ['POST', `/v1/rides/${ride.id}/accept`],
+      ['POST', `/v1/rides/${ride.id}/arrived`],
       ['POST', `/v1/rides/${ride.id}/watchers`],
+      ['DELETE', `/v1/rides/${ride.id}/watchers`],
       ['GET', '/v1/rides'],
+      ['POST', '/v1/rides', { pickup: PRETORIA, dropoff: PRETORIA }],
       ['GET', `/v1/rides/${ride.id}/proof/door`],
+      ['GET', `/v1/drivers/${driver.id}`],
+      ['GET', '/v1/drivers/nearby?lat=-25.7&lng=28.2'],
+      ['GET', '/v1/stats'],
     ]) {
       assertError(await api(worker, method, path, { token: wt, body }), 401, 'unauthorized');
     }
     await assert.rejects(Client.open(worker.wsUrl(`/v1/ws/rides/${other.ride.id}?token=${wt}`)), (e) => e.status === 403);
     await assert.rejects(Client.open(worker.wsUrl(`/v1/ws/driver?lat=0&lng=0&token=${wt}`)), (e) => e.status === 401);
+    await assert.rejects(Client.open(worker.wsUrl(`/v1/ws/dispatch?lat=0&lng=0&token=${wt}`)), (e) => e.status === 401);
 
     await step(driver, ride.id, 'arrived');
     await step(driver, ride.id, 'start');
+    driver.send({ type: 'location_update', lat: PRETORIA.lat, lng: PRETORIA.lng });
+    await watcher.next('driver_location');
     await step(driver, ride.id, 'complete');
     await watcher.next('ride_completed');
+    // Once the ride has ended a watcher gets no driver_location (sent a second later: past the relay's interval).
+    await sleep(1100);
+    driver.send({ type: 'location_update', lat: PRETORIA.lat + 0.001, lng: PRETORIA.lng });
+    await sleep(1000);
+    assert.equal(watcher.frames.filter((f) => f.type === 'driver_location').length, 1);
     const types = watcher.frames.filter((f) => f.seq !== undefined).map((f) => f.type);
     assert.deepEqual(types.filter((t) => t !== 'searching'), ['ride_created', 'driver_assigned', 'driver_arrived', 'trip_started', 'ride_completed']);
 
