@@ -184,8 +184,9 @@ impl RegionDo {
                 AcceptAnswer::NoSuchRide => RideAnswer::NoSuchRide,
             }),
             RideCommand::Decline => done::<calls::Decline>(self, ride_id, &command()).await,
-            RideCommand::Step(step) => {
-                done::<calls::Step>(self, ride_id, &StepRide { driver_id, step: *step, req_id }).await
+            RideCommand::Step(step, evidence) => {
+                let step = StepRide { driver_id, step: *step, evidence: evidence.clone(), req_id };
+                done::<calls::Step>(self, ride_id, &step).await
             }
             RideCommand::Cancel { reason } => {
                 let caller = Caller { sub: driver_id, role: Role::Driver, name: None };

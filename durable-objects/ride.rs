@@ -14,6 +14,7 @@ use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{Ride, RideRecord};
 use crate::core::ride_access::can_view;
 use crate::core::ride_input::{RideInput, RideRefusal, RideReply};
+use crate::core::start_pin::PinGuard;
 use crate::do_call::Done;
 use crate::error::AppError;
 use crate::ride_rpc::{calls, CancelRide, CreateRide, CreatedRide, DriverPosition, HolderAnswer, RideCall, ViewRide};
@@ -89,8 +90,10 @@ impl DurableObject for RideDo {
 impl RideDo {
     async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
         let call = RideCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
-        if call == RideCall::ConnectRider {
-            return super::ride_sockets::connect(self, &req, now_ms()).await;
+        match call {
+            RideCall::ConnectRider => return super::ride_sockets::connect(self, &req, now_ms()).await,
+            RideCall::ConnectWatcher => return super::ride_watchers::connect(self, &req, now_ms()).await,
+            _ => {}
         }
         let body = req.bytes().await?;
         match call {
@@ -106,7 +109,8 @@ impl RideDo {
             RideCall::Cancel => json(200, &self.cancel(decode::<calls::Cancel>(&body)?).await?),
             RideCall::Step => {
                 let cmd = decode::<calls::Step>(&body)?;
-                self.decide(RideInput::Step { driver_id: cmd.driver_id, step: cmd.step, req_id: cmd.req_id }).await?;
+                let (driver_id, step, evidence, req_id) = (cmd.driver_id, cmd.step, cmd.evidence, cmd.req_id);
+                self.decide(RideInput::Step { driver_id, step, evidence, req_id }).await?;
                 json(200, &self.current()?.ride)
             }
             RideCall::Location => self.relay_location(decode::<calls::Location>(&body)?).await,
@@ -124,7 +128,13 @@ impl RideDo {
             RideCall::Redeliver => {
                 json(202, &super::ride_webhooks::redeliver(self, decode::<calls::Redeliver>(&body)?, now_ms()).await?)
             }
-            RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
+            RideCall::ProofCheck | RideCall::ProofRecord | RideCall::ProofFetch => {
+                super::ride_proofs::serve(self, call, &body).await
+            }
+            RideCall::AddWatcher | RideCall::RevokeWatchers => super::ride_watchers::serve(self, call, &body).await,
+            RideCall::ConnectRider | RideCall::ConnectWatcher => {
+                Err(AppError::Internal("socket call reached the JSON path".into()))
+            }
         }
     }
 
@@ -164,10 +174,11 @@ impl RideDo {
             if record.first_round_pending(now_ms()) {
                 self.decide(RideInput::NextRound).await?;
             }
-            return json(200, &CreatedRide { ride: self.current()?.ride, created: false });
+            return json(200, &CreatedRide { ride: self.current()?.ride_for(&cmd.caller), created: false });
         }
         let now = now_ms();
-        let (record, mut effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now);
+        let (mut record, mut effects) = RideRecord::create(cmd.id, cmd.request, &cmd.caller, now);
+        record.arm_start_pin(PinGuard::from_random(random_bytes()?));
         *self.record.borrow_mut() = Some(record);
         // The ride and its first round's query go out in one write; D1 and the
         // dispatch feed learn of it with the round's offers: nothing else on
@@ -179,7 +190,7 @@ impl RideDo {
         if let Ok(RideReply::Ask { round, query }) = first.reply {
             super::ride_dispatch::ask_regions(self, round, &query).await?;
         }
-        json(201, &CreatedRide { ride: self.current()?.ride, created: true })
+        json(201, &CreatedRide { ride: self.current()?.ride_for(&cmd.caller), created: true })
     }
 
     /// The ride, if the caller may see it; otherwise it does not exist for them.
@@ -188,7 +199,7 @@ impl RideDo {
         if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
             return Err(no_such_ride());
         }
-        json(200, &record.ride)
+        json(200, &record.ride_for(&cmd.caller))
     }
 
     /// Cancels the ride for whoever may; strangers are told it does not exist.
@@ -197,8 +208,9 @@ impl RideDo {
         if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
             return Err(no_such_ride());
         }
+        let caller = cmd.caller.clone();
         self.decide(RideInput::Cancel { caller: cmd.caller, reason: cmd.reason, req_id: cmd.req_id }).await?;
-        Ok(self.current()?.ride)
+        Ok(self.current()?.ride_for(&caller))
     }
 
     /// The assigned driver's position (relayed by its Driver DO, once a
@@ -276,6 +288,13 @@ impl RideDo {
     pub(crate) fn env(&self) -> &Env {
         &self.env
     }
+}
+
+/// Random bytes from the platform's cryptographic source.
+pub(crate) fn random_bytes<const N: usize>() -> std::result::Result<[u8; N], AppError> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes).map_err(|e| AppError::Internal(format!("randomness: {e}")))?;
+    Ok(bytes)
 }
 
 fn no_such_ride() -> AppError {

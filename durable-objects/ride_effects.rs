@@ -111,6 +111,7 @@ impl<'a> EffectRunner<'a> {
                 _ => {}
             }
         }
+        super::ride_watchers::bound_to_end(self.ride.state(), &record).await;
         let held: Vec<RideFeed> = if self.hold_feed { Vec::new() } else { self.ride.held_feed.take() };
         if !held.is_empty() {
             self.pickup_batch(&mut offers, &record)?.feed.extend(held);

@@ -46,7 +46,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     };
     reply(&opened.server, &hello, None);
     if let Some(after) = connect.last_seq {
-        replay(state, &opened.server, after).await?;
+        replay(state, &opened.server, after, false).await?;
     }
     if record.ride.driver.is_some() && !record.ride.status.is_final() {
         if let Some(latest) = state.storage().get::<String>(LOCATION_KEY).await? {
@@ -57,15 +57,17 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     Ok(Response::from_websocket(opened.client)?)
 }
 
-/// Sends, in order, every stored event with seq > `after`.
-async fn replay(state: &State, ws: &WebSocket, after: u64) -> Result<(), AppError> {
+/// Sends, in order, every stored event with seq > `after` (for a
+/// `watcher`, without the driver's phone).
+pub async fn replay(state: &State, ws: &WebSocket, after: u64, watcher: bool) -> Result<(), AppError> {
     let start = event_key(after.saturating_add(1));
     let events = state.storage().list_with_options(ListOptions::new().prefix("event:").start(&start)).await?;
     for value in events.values() {
         let value = value.map_err(worker::Error::from)?;
         if let Some(frame) = value.as_string() {
             let event: serde_json::Value = serde_json::from_slice(frame.as_bytes())?;
-            send_text(ws, &event.to_string());
+            let text = event.to_string();
+            send_text(ws, &if watcher { crate::core::watchers::redact_for_watcher(&text) } else { text });
         }
     }
     Ok(())
@@ -144,10 +146,14 @@ pub fn broadcast(state: &State, frame: &str) {
     for ws in state.get_websockets_with_tag(RiderKind::TAG) {
         send_text(&ws, frame);
     }
+    super::ride_watchers::broadcast(state, frame);
 }
 
 /// Handles one frame from a rider: the pipeline answers all but `cancel_ride`.
 pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
+    if pipeline::is_kind::<super::ride_watchers::WatcherKind>(ride.state(), None, ws) {
+        return super::ride_watchers::on_message(ride, ws, message, now).await;
+    }
     match pipeline::on_frame::<RiderKind>(ride.env(), ride.state(), None, ws, message, now).await {
         Frame::Message { header, req_id, message: PassengerInbound::CancelRide { reason } } => {
             let cancel = CancelRide { caller: header.holder(), reason, req_id: req_id.clone() };

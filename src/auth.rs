@@ -40,6 +40,9 @@ pub enum AuthError {
     /// `nbf` is still in the future.
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// A watch token whose link was revoked or whose ride ended over an hour ago.
+    #[error("this watch link was revoked or has ended")]
+    WatchEnded,
 }
 
 /// A verified token: who is calling and until when the token holds.

@@ -53,11 +53,16 @@ async fn post<B: Serialize>(stub: &Stub, path: &str, body: &B) -> Result<Respons
 /// Reads a DO's JSON answer; an error it answered with is relayed unchanged.
 pub async fn read_json<R: DeserializeOwned>(response: &mut Response) -> Result<R, AppError> {
     let status = response.status_code();
+    let retry_after = response.headers().get("Retry-After")?.and_then(|v| v.parse::<u32>().ok());
     let bytes = response.bytes().await?;
     if (200..300).contains(&status) {
         return Ok(serde_json::from_slice(&bytes)?);
     }
     Err(ErrorStatus::from_body(status, &bytes)
-        .map(AppError::Relayed)
+        .map(|relayed| match retry_after {
+            // A refusal for a while (a PIN lockout) keeps its Retry-After on the way out.
+            Some(retry_after_s) if status == 429 => AppError::RateLimited { message: relayed.message, retry_after_s },
+            _ => AppError::Relayed(relayed),
+        })
         .unwrap_or_else(|| AppError::Internal(format!("durable object answered {status} without an error body"))))
 }

@@ -166,6 +166,11 @@ impl From<StepError> for AppError {
                 AppError::Conflict { code: "invalid_transition", message: err.to_string() }
             }
             StepError::Refused(failure) => failure.into(),
+            StepError::Invalid(message) => AppError::InvalidRequest(message),
+            StepError::WrongPin => AppError::Forbidden { code: "wrong_pin", message: err.to_string() },
+            StepError::PinLocked { retry_after_s } => AppError::RateLimited { message: err.to_string(), retry_after_s },
+            StepError::Closed(message) => AppError::Gone { code: "ride_closed", message: message.into() },
+            StepError::NoSuchWatcher => AppError::NotFound(err.to_string()),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod driver_rpc;
 pub mod error;
 pub mod region_rpc;
 pub mod ride_rpc;
+pub mod watch_token;
 
 #[path = "../durable-objects/mod.rs"]
 mod durable_objects;

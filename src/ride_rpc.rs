@@ -7,9 +7,11 @@ use worker::{Env, Response};
 
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
+use crate::core::proof::ProofObject;
 use crate::core::protocol::{AcceptFailure, RideStep};
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
+use crate::core::watchers::WatchLink;
 use crate::core::webhooks::DeliveryLog;
 use crate::do_call::{self, DoCall, Done};
 use crate::do_http;
@@ -55,7 +57,68 @@ crate::do_calls! {
         Webhooks = "/webhooks", ViewRide => DeliveryLog;
         /// Sends the ride's given-up webhook deliveries again.
         Redeliver = "/webhooks/redeliver", ViewRide => DeliveryLog;
+        /// May this driver upload proof image `name` now?
+        ProofCheck = "/proof/check", ProofUpload => Done;
+        /// An uploaded proof image, to record under its name.
+        ProofRecord = "/proof/record", ProofUpload => Done;
+        /// Where proof image `name` is, if the caller may read it.
+        ProofFetch = "/proof/fetch", ProofRead => ProofObject;
+        /// A new watch link for the caller.
+        AddWatcher = "/watchers/add", NewWatcher => WatchLink;
+        /// Revoke one watch link, or all of them.
+        RevokeWatchers = "/watchers/revoke", WatcherRevocation => Done;
+        /// Accept a watcher's WebSocket (an upgrade, not JSON).
+        ConnectWatcher = "/connect/watcher", WatcherConnect => Done;
     }
+}
+
+/// Body of [`RideCall::ProofCheck`] and [`RideCall::ProofRecord`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofUpload {
+    /// The driver uploading.
+    pub driver_id: String,
+    /// The image's name.
+    pub name: String,
+    /// The stored image (for `ProofRecord`).
+    pub object: Option<ProofObject>,
+}
+
+/// Body of [`RideCall::ProofFetch`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofRead {
+    /// Who asks.
+    pub caller: Caller,
+    /// The image's name.
+    pub name: String,
+}
+
+/// Body of [`RideCall::AddWatcher`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewWatcher {
+    /// Who shares the ride.
+    pub caller: Caller,
+    /// The new link's id (the Worker's randomness).
+    pub watch_id: String,
+}
+
+/// Body of [`RideCall::RevokeWatchers`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WatcherRevocation {
+    /// Who revokes.
+    pub caller: Caller,
+    /// One link, or all when absent.
+    pub watch_id: Option<String>,
+}
+
+/// The identity of a watcher socket handed to the Ride DO.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WatcherConnect {
+    /// The watch link.
+    pub watch_id: String,
+    /// The token's `exp`, in seconds.
+    pub exp_s: i64,
+    /// Replay the events after this seq first, when given.
+    pub last_seq: Option<u64>,
 }
 
 /// Answer to [`RideCall::Accept`]: a refusal is a value, not an HTTP error to parse.
@@ -121,6 +184,9 @@ pub struct StepRide {
     pub driver_id: String,
     /// The step.
     pub step: RideStep,
+    /// Its PIN or proof.
+    #[serde(default)]
+    pub evidence: crate::core::step_evidence::StepEvidence,
     /// The socket request this answers.
     pub req_id: Option<String>,
 }
@@ -206,6 +272,11 @@ pub async fn call<C: DoCall>(env: &Env, ride_id: &str, request: &C::Request) -> 
 /// Hands a rider's WebSocket upgrade over to the ride's DO, with its identity.
 pub async fn connect_rider(env: &Env, ride_id: &str, connect: &RiderConnect) -> Result<Response, AppError> {
     do_http::upgrade(&stub(env, ride_id)?, RideCall::ConnectRider.path(), CONNECT_HEADER, connect).await
+}
+
+/// Hands a watcher's WebSocket upgrade over to the ride's DO.
+pub async fn connect_watcher(env: &Env, ride_id: &str, connect: &WatcherConnect) -> Result<Response, AppError> {
+    do_http::upgrade(&stub(env, ride_id)?, RideCall::ConnectWatcher.path(), CONNECT_HEADER, connect).await
 }
 
 fn stub(env: &Env, ride_id: &str) -> Result<worker::Stub, AppError> {

@@ -125,7 +125,7 @@ fn the_assigned_driver_steps_the_ride_to_completion_in_order() {
     let started = record.step("d1", RideStep::InProgress, None, T0 + 20).unwrap();
     assert_eq!(passenger_events(&started), [PassengerEvent::TripStarted]);
     let completed = record.step("d1", RideStep::Completed, None, T0 + 30).unwrap();
-    assert_eq!(passenger_events(&completed), [PassengerEvent::RideCompleted { fare: None }]);
+    assert_eq!(passenger_events(&completed), [PassengerEvent::RideCompleted { fare: None, proof: None }]);
     assert!(
         completed.iter().any(|e| matches!(e,
             Effect::ToDrivers { message: DriverOutbound::RideUpdated { ride }, .. } if ride.status == RideStatus::Completed)),

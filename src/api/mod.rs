@@ -4,14 +4,17 @@
 mod drivers;
 mod health;
 mod nearby;
+mod proofs;
 mod rate_limits;
 mod regions;
 pub use health::OPENAPI_JSON;
+pub use proofs::PROOFS_BINDING;
 mod request;
 mod ride_steps;
 mod rides;
 pub mod routes;
 mod sockets;
+mod watchers;
 mod webhooks;
 
 use worker::{Env, Request, Response};
@@ -56,6 +59,12 @@ async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
         Route::OpenApi => health::openapi(),
         route => {
             let config = config(&env)?;
+            if let Route::RideSocket(id) = &route {
+                let now_ms = worker::Date::now().as_millis() as i64;
+                if let Some(claims) = watchers::watch_claims(&req, &config, now_ms)? {
+                    return watchers::watcher_socket(req, env, claims, id, now_ms).await;
+                }
+            }
             let ctx = RequestContext::new(req, env, config, is_socket(&route))?;
             rate_limits::admit(&ctx.env, Limiter::Requests, &ctx.caller.sub, ctx.now_ms).await?;
             dispatch(route, ctx).await
@@ -76,6 +85,10 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::StepRide(id, step) => ride_steps::step_ride(ctx, &id, step).await,
         Route::RideWebhooks(id) => webhooks::delivery_log(ctx, &id).await,
         Route::RedeliverWebhooks(id) => webhooks::redeliver(ctx, &id).await,
+        Route::PutProof(id, name) => proofs::put_proof(ctx, &id, &name).await,
+        Route::GetProof(id, name) => proofs::get_proof(ctx, &id, &name).await,
+        Route::AddWatcher(id) => watchers::add_watcher(ctx, &id).await,
+        Route::RevokeWatchers(id, watch_id) => watchers::revoke_watchers(ctx, &id, watch_id.as_deref()).await,
         Route::NearbyDrivers => nearby::nearby_drivers(ctx).await,
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,

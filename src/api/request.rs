@@ -53,9 +53,14 @@ impl RequestContext {
     /// The body, read as it streams in and refused with 413 as soon as it
     /// passes [`MAX_BODY_BYTES`] (declared or not); the rest is never read.
     pub async fn body(&mut self) -> Result<Vec<u8>, AppError> {
-        let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes"));
+        self.body_up_to(MAX_BODY_BYTES).await
+    }
+
+    /// The body, up to `limit` bytes, refused (413) as soon as it passes them.
+    pub async fn body_up_to(&mut self, limit: usize) -> Result<Vec<u8>, AppError> {
+        let too_large = || AppError::PayloadTooLarge(format!("the body must be at most {limit} bytes"));
         let declared = self.req.headers().get("Content-Length")?;
-        let collector = BodyCollector::new(declared.as_deref());
+        let collector = BodyCollector::with_limit(declared.as_deref(), limit);
         if self.req.inner().body().is_none() {
             return collector.map(|_| Vec::new()).map_err(|_| too_large());
         }

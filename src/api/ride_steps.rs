@@ -8,6 +8,7 @@ use crate::core::cancel_request::cancel_reason;
 use crate::core::identity::Role;
 use crate::core::ids::is_ride_id;
 use crate::core::protocol::RideStep;
+use crate::core::step_evidence::StepEvidence;
 use crate::error::AppError;
 use crate::ride_rpc::{self, calls, CancelRide, DriverRideCommand, StepRide};
 
@@ -39,10 +40,11 @@ pub async fn cancel_ride(mut ctx: RequestContext, id: &str) -> Result<Response, 
 }
 
 /// The assigned driver reports a step: 200 the ride.
-pub async fn step_ride(ctx: RequestContext, id: &str, step: RideStep) -> Result<Response, AppError> {
+pub async fn step_ride(mut ctx: RequestContext, id: &str, step: RideStep) -> Result<Response, AppError> {
     ctx.require_role(&[Role::Driver])?;
     ride_id(id)?;
-    let command = StepRide { driver_id: ctx.caller.sub.clone(), step, req_id: None };
+    let evidence = StepEvidence::from_body(step, &ctx.body().await?)?;
+    let command = StepRide { driver_id: ctx.caller.sub.clone(), step, evidence, req_id: None };
     let ride = ride_rpc::call::<calls::Step>(&ctx.env, id, &command).await?;
     json(200, &ride)
 }

@@ -36,6 +36,14 @@ pub enum Route {
     RideWebhooks(String),
     /// `POST /v1/rides/{id}/webhooks/redeliver`.
     RedeliverWebhooks(String),
+    /// `PUT /v1/rides/{id}/proof/{name}`.
+    PutProof(String, String),
+    /// `GET /v1/rides/{id}/proof/{name}`.
+    GetProof(String, String),
+    /// `POST /v1/rides/{id}/watchers`.
+    AddWatcher(String),
+    /// `DELETE /v1/rides/{id}/watchers` (all) or `/watchers/{watch_id}` (one).
+    RevokeWatchers(String, Option<String>),
     /// `GET /v1/drivers/nearby`.
     NearbyDrivers,
     /// `GET /v1/ws/driver` (WebSocket).
@@ -87,6 +95,20 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         ["v1", "rides", id, "webhooks", "redeliver"] if !id.is_empty() => {
             ((method == "POST").then(|| Route::RedeliverWebhooks(id.to_string())), "POST")
         }
+        ["v1", "rides", id, "watchers"] if !id.is_empty() => match method {
+            "POST" => (Some(Route::AddWatcher(id.to_string())), ""),
+            "DELETE" => (Some(Route::RevokeWatchers(id.to_string(), None)), ""),
+            _ => (None, "DELETE, POST"),
+        },
+        ["v1", "rides", id, "watchers", watch_id] if !id.is_empty() && !watch_id.is_empty() => {
+            let route = Route::RevokeWatchers(id.to_string(), Some(watch_id.to_string()));
+            ((method == "DELETE").then_some(route), "DELETE")
+        }
+        ["v1", "rides", id, "proof", name] if !id.is_empty() && !name.is_empty() => match method {
+            "PUT" => (Some(Route::PutProof(id.to_string(), name.to_string())), ""),
+            "GET" | "HEAD" => (Some(Route::GetProof(id.to_string(), name.to_string())), ""),
+            _ => (None, "GET, PUT"),
+        },
         ["v1", "rides", id, action] if !id.is_empty() => {
             let id = id.to_string();
             let route = match *action {
@@ -158,6 +180,19 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/drivers/ops%40acme"), Ok(Route::GetDriver("ops@acme".into())));
         assert_eq!(match_route("PUT", "/v1/drivers/a%3Ab"), Ok(Route::PutDriver("a:b".into())));
         assert_eq!(match_route("GET", "/v1/drivers/%FF"), Ok(Route::GetDriver("%FF".into())));
+    }
+
+    #[test]
+    fn proof_and_watcher_routes_match() {
+        let (r, n) = ("r".to_string(), "door".to_string());
+        assert_eq!(match_route("PUT", "/v1/rides/r/proof/door"), Ok(Route::PutProof(r.clone(), n.clone())));
+        assert_eq!(match_route("GET", "/v1/rides/r/proof/door"), Ok(Route::GetProof(r.clone(), n)));
+        assert_eq!(match_route("POST", "/v1/rides/r/proof/door"), Err(NoRoute::MethodNotAllowed("GET, PUT")));
+        assert_eq!(match_route("POST", "/v1/rides/r/watchers"), Ok(Route::AddWatcher(r.clone())));
+        assert_eq!(match_route("DELETE", "/v1/rides/r/watchers"), Ok(Route::RevokeWatchers(r.clone(), None)));
+        assert_eq!(match_route("DELETE", "/v1/rides/r/watchers/w_1"), Ok(Route::RevokeWatchers(r, Some("w_1".into()))));
+        assert_eq!(match_route("GET", "/v1/rides/r/watchers"), Err(NoRoute::MethodNotAllowed("DELETE, POST")));
+        assert_eq!(match_route("GET", "/v1/rides/r/watchers/w_1"), Err(NoRoute::MethodNotAllowed("DELETE")));
     }
 
     #[test]

@@ -18,30 +18,37 @@ pub struct BodyTooLarge;
 /// Collects a body as it streams in, chunk by chunk, and refuses it as soon
 /// as it passes the limit (the rest is never read), whether or not it
 /// declared a `Content-Length` (a chunked upload declares none).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BodyCollector {
     bytes: Vec<u8>,
+    limit: usize,
 }
 
 impl BodyCollector {
     /// Starts a body; refused at once when its declared length is over the limit.
     pub fn new(declared: Option<&str>) -> Result<BodyCollector, BodyTooLarge> {
-        if body_too_large(declared, None) {
+        BodyCollector::with_limit(declared, MAX_BODY_BYTES)
+    }
+
+    /// Starts a body of at most `limit` bytes (a proof image's own cap, say).
+    pub fn with_limit(declared: Option<&str>, limit: usize) -> Result<BodyCollector, BodyTooLarge> {
+        let declared = declared.and_then(|v| v.trim().parse::<usize>().ok());
+        if declared.is_some_and(|len| len > limit) {
             return Err(BodyTooLarge);
         }
-        Ok(BodyCollector::default())
+        Ok(BodyCollector { bytes: Vec::new(), limit })
     }
 
     /// Takes the next chunk; refused once the body read so far passes the limit.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyTooLarge> {
-        if body_too_large(None, Some(self.bytes.len().saturating_add(chunk.len()))) {
+        if self.bytes.len().saturating_add(chunk.len()) > self.limit {
             return Err(BodyTooLarge);
         }
         self.bytes.extend_from_slice(chunk);
         Ok(())
     }
 
-    /// The whole body, at most [`MAX_BODY_BYTES`].
+    /// The whole body, at most its limit.
     pub fn finish(self) -> Vec<u8> {
         self.bytes
     }
@@ -68,6 +75,15 @@ mod tests {
             taken += 1;
         }
         (taken, Ok(collector.finish()))
+    }
+
+    #[test]
+    fn a_collector_with_its_own_limit_takes_up_to_it_and_no_more() {
+        let limit = 5 * 1024 * 1024;
+        assert!(BodyCollector::with_limit(Some("5242881"), limit).is_err());
+        let mut c = BodyCollector::with_limit(None, limit).unwrap();
+        assert!(c.push(&vec![0; limit]).is_ok());
+        assert!(c.push(&[0]).is_err());
     }
 
     #[test]

@@ -123,6 +123,7 @@ impl RideRecord {
     /// Appends an event to the log, returning its Publish and Record effects.
     pub(crate) fn publish(&mut self, event: PassengerEvent, now_ms: i64) -> [Effect; 2] {
         self.last_seq += 1;
+        self.note_end_for_watchers(now_ms);
         let sequenced = SequencedEvent { seq: self.last_seq, at: now_ms, event };
         let change = RideChange {
             ride: self.ride.clone(),

@@ -29,6 +29,21 @@ pub enum StepError {
     /// A decline refused for the same reasons as an accept.
     #[error("{}", .0.as_str())]
     Refused(AcceptFailure),
+    /// Input the step needs is missing or wrong (400 `invalid_request`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The start PIN given is not the ride's (403 `wrong_pin`).
+    #[error("that is not this ride's start PIN")]
+    WrongPin,
+    /// Too many wrong PINs in a row: starts are refused for a while (429 `rate_limited`).
+    #[error("too many wrong PINs; try again in {retry_after_s} s")]
+    PinLocked { retry_after_s: u32 },
+    /// The ride is over for this request (410 `ride_closed`).
+    #[error("{0}")]
+    Closed(&'static str),
+    /// No such watch link (404 `not_found`).
+    #[error("no such watcher")]
+    NoSuchWatcher,
 }
 
 impl RideRecord {
@@ -144,7 +159,8 @@ impl RideRecord {
             RideStep::Arrived => (RideStatus::Accepted, PassengerEvent::DriverArrived),
             RideStep::InProgress => (RideStatus::Arrived, PassengerEvent::TripStarted),
             RideStep::Completed => {
-                (RideStatus::InProgress, PassengerEvent::RideCompleted { fare: self.ride.fare.clone() })
+                let (fare, proof) = (self.ride.fare.clone(), self.ride.proof.clone());
+                (RideStatus::InProgress, PassengerEvent::RideCompleted { fare, proof })
             }
         };
         let to = step.status();

@@ -119,6 +119,16 @@ pub struct Ride {
     pub offer_round: u32,
     /// Whether completion needs a proof of delivery.
     pub proof_required: bool,
+    /// The proof of delivery given at completion.
+    #[serde(default)]
+    pub proof: Option<crate::core::proof::Proof>,
+    /// Whether starting the trip needs the passenger's start PIN.
+    #[serde(default)]
+    pub start_pin_required: bool,
+    /// The start PIN, only in copies for its passenger, partner and
+    /// dispatchers (never stored here: see [`RideRecord::ride_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_pin: Option<String>,
     /// When the ride was created.
     pub created_at: i64,
     /// When a driver accepted.
@@ -174,6 +184,15 @@ pub struct RideRecord {
     /// When a round whose regions did not all answer is asked again.
     #[serde(default)]
     pub round_retry_at: Option<i64>,
+    /// The start PIN and its count of wrong tries, for a PIN ride.
+    #[serde(default)]
+    pub start_pin: Option<super::start_pin::PinGuard>,
+    /// Proof images uploaded by the driver, by name.
+    #[serde(default)]
+    pub proof_objects: super::proof::ProofObjects,
+    /// Watch links and when the ride ended.
+    #[serde(default)]
+    pub watchers: super::watchers::Watchers,
     /// Claims sent to Driver DOs and not yet answered: driver → token
     /// (memory only: an answer never outlives the object waiting for it).
     #[serde(skip)]
@@ -231,6 +250,9 @@ impl RideRecord {
             driver: None,
             offer_round: 0,
             proof_required: request.proof_required,
+            proof: None,
+            start_pin_required: request.start_pin,
+            start_pin: None,
             created_at: now_ms,
             accepted_at: None,
             arrived_at: None,
@@ -253,11 +275,34 @@ impl RideRecord {
             driver_mark: 0,
             round_query: None,
             round_retry_at: None,
+            start_pin: None,
+            proof_objects: Default::default(),
+            watchers: Default::default(),
             claims_out: Default::default(),
             claims_sent: 0,
         };
         let effects = record.publish(PassengerEvent::RideCreated, now_ms).to_vec();
         (record, effects)
+    }
+}
+
+impl RideRecord {
+    /// Arms the start PIN of a ride created with `start_pin: true` (once;
+    /// the Worker's randomness comes in as `guard`).
+    pub fn arm_start_pin(&mut self, guard: super::start_pin::PinGuard) {
+        if self.ride.start_pin_required && self.start_pin.is_none() {
+            self.start_pin = Some(guard);
+        }
+    }
+
+    /// The ride as `caller` sees it: with the start PIN for its passenger,
+    /// partner and dispatchers.
+    pub fn ride_for(&self, caller: &Caller) -> Ride {
+        let mut ride = self.ride.clone();
+        if super::start_pin::sees_pin(&ride, caller) {
+            ride.start_pin = self.start_pin.as_ref().map(|g| g.pin.clone());
+        }
+        ride
     }
 }
 

@@ -11,6 +11,7 @@ use super::lifecycle::StepError;
 use super::protocol::{AcceptFailure, RideStep};
 use super::ride::{AssignedDriver, RideRecord};
 use super::rounds::RoundStep;
+use super::step_evidence::StepEvidence;
 
 /// An event for one ride.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +32,8 @@ pub enum RideInput {
     Decline { driver_id: String },
     /// Someone cancels.
     Cancel { caller: Caller, reason: Option<String>, req_id: Option<String> },
-    /// The assigned driver's step.
-    Step { driver_id: String, step: RideStep, req_id: Option<String> },
+    /// The assigned driver's step, with its PIN or proof.
+    Step { driver_id: String, step: RideStep, evidence: StepEvidence, req_id: Option<String> },
     /// An offered driver starts or stops viewing.
     Viewing { driver_id: String, viewing: bool },
     /// The alarm rang.
@@ -130,7 +131,9 @@ impl RideRecord {
             RideInput::Cancel { caller, reason, req_id } => {
                 RideOutput::of(self.cancel(&caller, reason, req_id, now_ms))
             }
-            RideInput::Step { driver_id, step, req_id } => RideOutput::of(self.step(&driver_id, step, req_id, now_ms)),
+            RideInput::Step { driver_id, step, evidence, req_id } => {
+                RideOutput::of(self.step_with(&driver_id, step, evidence, req_id, now_ms))
+            }
             RideInput::Viewing { driver_id, viewing } => RideOutput::of(self.set_viewing(&driver_id, viewing, now_ms)),
         }
     }

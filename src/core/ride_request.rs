@@ -36,6 +36,8 @@ pub struct CreateRideBody {
     callback_url: Option<String>,
     #[serde(default)]
     proof_required: Option<bool>,
+    #[serde(default)]
+    start_pin: Option<bool>,
 }
 
 /// A partner's customer as sent in the body.
@@ -75,6 +77,11 @@ pub struct NewRide {
     pub callback_url: Option<String>,
     /// Whether completion needs a proof of delivery.
     pub proof_required: bool,
+    /// Whether starting the trip needs the passenger's start PIN (left out
+    /// of the JSON when false, so requests stored before it existed still
+    /// match their retries).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_pin: bool,
 }
 
 impl NewRide {
@@ -108,6 +115,7 @@ impl CreateRideBody {
             passenger: self.passenger.map(customer).transpose()?,
             callback_url: self.callback_url.as_deref().map(|url| callback_url(url, callbacks)).transpose()?,
             proof_required: self.proof_required.unwrap_or(false),
+            start_pin: self.start_pin.unwrap_or(false),
         })
     }
 }
@@ -164,6 +172,20 @@ pub(crate) mod tests {
 
     fn err(body: &str, role: Role) -> String {
         NewRide::from_json(body.as_bytes(), role).unwrap_err().0
+    }
+
+    #[test]
+    fn start_pin_is_read_and_left_out_of_the_canonical_json_when_false() {
+        let plain = NewRide::from_json(br#"{"pickup":{"lat":1,"lng":2},"dropoff":{"lat":1,"lng":2}}"#, Role::Passenger);
+        let plain = plain.unwrap();
+        assert!(!plain.start_pin);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("start_pin"));
+        let body = br#"{"pickup":{"lat":1,"lng":2},"dropoff":{"lat":1,"lng":2},"start_pin":true}"#;
+        let pin = NewRide::from_json(body, Role::Passenger).unwrap();
+        assert!(pin.start_pin);
+        assert!(serde_json::to_string(&pin).unwrap().contains(r#""start_pin":true"#));
+        let bad = br#"{"pickup":{"lat":1,"lng":2},"dropoff":{"lat":1,"lng":2},"start_pin":"yes"}"#;
+        assert!(NewRide::from_json(bad, Role::Passenger).is_err());
     }
 
     #[test]

@@ -62,6 +62,7 @@ export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, 
     d1Persist: false,
     durableObjectsPersist: false,
     kvPersist: false,
+    r2Persist: false,
     cachePersist: false,
     modules: true,
     scriptPath,
@@ -74,6 +75,8 @@ export async function startWorker({ vars = {}, ratelimits = {}, miniflare = {}, 
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
     d1Databases: d1.map((d) => d.binding),
+    // R2 buckets of wrangler.toml (proof images), in memory like the rest.
+    r2Buckets: (config.toml.r2_buckets ?? []).map((b) => b.binding),
     durableObjects,
     // wrangler.toml's [assets] (the dispatcher console), served before the Worker as on Cloudflare;
     // only when asked for: with assets, this Miniflare's rate limiting bindings stop limiting

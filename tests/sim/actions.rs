@@ -222,7 +222,7 @@ fn step(w: &mut World) {
     if rng.chance(100) {
         driver_id = super::driver_id(rng.below(w.drivers.len()));
     }
-    command(w, ride, RideInput::Step { driver_id, step, req_id: None });
+    command(w, ride, RideInput::Step { driver_id, step, evidence: Default::default(), req_id: None });
 }
 
 /// The passenger, a dispatcher or the assigned driver cancels.

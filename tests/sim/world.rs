@@ -149,7 +149,11 @@ impl World {
             _ => return,
         };
         let Some(driver_id) = record.ride.driver.as_ref().map(|d| d.id.clone()) else { return };
-        super::actions::command(self, ride, RideInput::Step { driver_id, step, req_id: None });
+        super::actions::command(
+            self,
+            ride,
+            RideInput::Step { driver_id, step, evidence: Default::default(), req_id: None },
+        );
     }
 
     /// Delivers every event due by `until`, checking the promises after each.

@@ -62,6 +62,12 @@ pub enum DriverInbound {
         ride_id: String,
         /// The step reached.
         status: RideStep,
+        /// The passenger's start PIN (`in_progress` of a PIN ride).
+        #[serde(default)]
+        pin: Option<String>,
+        /// The proof of delivery (`completed`).
+        #[serde(default)]
+        proof: Option<crate::core::proof::Proof>,
     },
     /// Cancels the driver's active ride.
     CancelRide {
@@ -132,8 +138,12 @@ impl Validate for DriverInbound {
             | DriverInbound::StopViewing { ride_id }
             | DriverInbound::RequestLock { ride_id }
             | DriverInbound::AcceptRide { ride_id }
-            | DriverInbound::DeclineRide { ride_id }
-            | DriverInbound::RideStatus { ride_id, .. } => check_ride_id(kind, ride_id),
+            | DriverInbound::DeclineRide { ride_id } => check_ride_id(kind, ride_id),
+            DriverInbound::RideStatus { ride_id, status, pin, proof } => {
+                check_ride_id(kind, ride_id)?;
+                let evidence = crate::core::step_evidence::StepEvidence { pin: pin.clone(), proof: proof.clone() };
+                evidence.validate(*status).map_err(|e| Invalid(format!("ride_status.{}", e.0)))
+            }
             DriverInbound::CancelRide { ride_id, reason } => {
                 check_ride_id(kind, ride_id)?;
                 check_reason(kind, reason.as_deref())
@@ -374,7 +384,7 @@ mod tests {
             (format!(r#"{{"type":"decline_ride","ride_id":"{r}"}}"#), DriverInbound::DeclineRide { ride_id: r.into() }),
             (
                 format!(r#"{{"type":"ride_status","ride_id":"{r}","status":"in_progress"}}"#),
-                DriverInbound::RideStatus { ride_id: r.into(), status: RideStep::InProgress },
+                DriverInbound::RideStatus { ride_id: r.into(), status: RideStep::InProgress, pin: None, proof: None },
             ),
             (
                 format!(r#"{{"type":"cancel_ride","ride_id":"{r}","reason":"flat tyre"}}"#),

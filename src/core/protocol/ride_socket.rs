@@ -83,6 +83,9 @@ pub enum PassengerEvent {
     RideCompleted {
         /// The fare, when known.
         fare: Option<Money>,
+        /// The proof of delivery, when one was given.
+        #[serde(default)]
+        proof: Option<crate::core::proof::Proof>,
     },
     /// Someone called the ride off.
     RideCancelled {
@@ -217,8 +220,11 @@ mod tests {
             (PassengerEvent::DriverArrived, json!({"type": "driver_arrived"})),
             (PassengerEvent::TripStarted, json!({"type": "trip_started"})),
             (
-                PassengerEvent::RideCompleted { fare: Some(Money { amount: 85.5, currency: "ZAR".into() }) },
-                json!({"type": "ride_completed", "fare": {"amount": 85.5, "currency": "ZAR"}}),
+                PassengerEvent::RideCompleted {
+                    fare: Some(Money { amount: 85.5, currency: "ZAR".into() }),
+                    proof: None,
+                },
+                json!({"type": "ride_completed", "fare": {"amount": 85.5, "currency": "ZAR"}, "proof": null}),
             ),
             (
                 PassengerEvent::RideCancelled { by: Role::Passenger, reason: Some("changed plans".into()) },
@@ -273,8 +279,11 @@ mod tests {
             serde_json::to_value(&cancelled).unwrap(),
             json!({"type": "ride_cancelled", "by": "dispatcher", "reason": null})
         );
-        let completed = PassengerEvent::RideCompleted { fare: None };
-        assert_eq!(serde_json::to_value(&completed).unwrap(), json!({"type": "ride_completed", "fare": null}));
+        let completed = PassengerEvent::RideCompleted { fare: None, proof: None };
+        assert_eq!(
+            serde_json::to_value(&completed).unwrap(),
+            json!({"type": "ride_completed", "fare": null, "proof": null})
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub enum RideCommand {
     Accept,
     /// `decline_ride`.
     Decline,
-    /// `ride_status`.
-    Step(RideStep),
+    /// `ride_status`, with its PIN or proof.
+    Step(RideStep, crate::core::step_evidence::StepEvidence),
     /// `cancel_ride`.
     Cancel {
         /// Why, if the driver said.
@@ -87,7 +87,9 @@ impl Region {
             DriverInbound::RequestLock { ride_id } => (ride_id, RideCommand::Lock),
             DriverInbound::AcceptRide { ride_id } => (ride_id, RideCommand::Accept),
             DriverInbound::DeclineRide { ride_id } => (ride_id, RideCommand::Decline),
-            DriverInbound::RideStatus { ride_id, status } => (ride_id, RideCommand::Step(status)),
+            DriverInbound::RideStatus { ride_id, status, pin, proof } => {
+                (ride_id, RideCommand::Step(status, crate::core::step_evidence::StepEvidence { pin, proof }))
+            }
             DriverInbound::CancelRide { ride_id, reason } => (ride_id, RideCommand::Cancel { reason }),
             DriverInbound::ViewRide { ride_id } => (ride_id, RideCommand::View(true)),
             DriverInbound::StopViewing { ride_id } => (ride_id, RideCommand::View(false)),
