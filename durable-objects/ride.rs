@@ -117,6 +117,15 @@ impl RideDo {
                 let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));
                 json(200, &HolderAnswer { assigned })
             }
+            RideCall::Notify => {
+                let notification = decode::<calls::Notify>(&body)?;
+                let sockets = super::notify_sockets::notify::<super::ride_sockets::RiderKind>(
+                    &self.state,
+                    crate::core::notifications::SocketClass::Rider,
+                    &notification,
+                );
+                json(200, &crate::core::notifications::Reached { sockets })
+            }
             RideCall::ConnectRider => Err(AppError::Internal("socket call reached the JSON path".into())),
         }
     }

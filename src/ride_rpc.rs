@@ -7,6 +7,7 @@ use worker::{Env, Response};
 
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
+use crate::core::notifications::{PlaceNotification, Reached};
 use crate::core::protocol::{AcceptFailure, RideStep};
 use crate::core::ride::Ride;
 use crate::core::ride_request::NewRide;
@@ -50,6 +51,8 @@ crate::do_calls! {
         Viewing = "/viewing", SetViewing => Done;
         /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
         Holder = "/holder", HolderQuery => HolderAnswer;
+        /// A notification for some of the ride's sockets (`POST /v1/notifications`).
+        Notify = "/notify", PlaceNotification => Reached;
     }
 }
 

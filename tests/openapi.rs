@@ -59,6 +59,7 @@ fn every_routed_path_is_documented() {
         "/v1/ws/dispatch",
         "/v1/stats",
         "/v1/ws/rides/{id}",
+        "/v1/notifications",
     ] {
         assert!(match_route("GET", &sample_path(path)).is_ok() || match_route("POST", &sample_path(path)).is_ok());
         assert!(paths.contains_key(path), "{path} is routed but not documented");

@@ -4,6 +4,7 @@
 mod drivers;
 mod health;
 mod nearby;
+mod notifications;
 mod rate_limits;
 pub use health::OPENAPI_JSON;
 mod request;
@@ -73,6 +74,7 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::DriverSocket => sockets::driver_socket(ctx).await,
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,
         Route::DispatchSocket => sockets::dispatch_socket(ctx).await,
+        Route::SendNotification => notifications::send_notification(ctx).await,
         Route::Stats => {
             ctx.require_role(&[crate::core::identity::Role::Dispatcher])?;
             let stats = crate::db::stats::totals(&ctx.db()?).await?;

@@ -38,6 +38,8 @@ pub enum Route {
     DispatchSocket,
     /// `GET /v1/stats`.
     Stats,
+    /// `POST /v1/notifications`.
+    SendNotification,
 }
 
 /// Why no route matched.
@@ -84,6 +86,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         }
         ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
         ["v1", "ws", "dispatch"] => ((method == "GET").then_some(Route::DispatchSocket), "GET"),
+        ["v1", "notifications"] => ((method == "POST").then_some(Route::SendNotification), "POST"),
         ["v1", "stats"] => (method_is(method, "GET").then_some(Route::Stats), "GET"),
         ["v1", "ws", "rides", id] if !id.is_empty() => {
             ((method == "GET").then(|| Route::RideSocket(id.to_string())), "GET")
@@ -121,6 +124,7 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/ws/driver"), Ok(Route::DriverSocket));
         assert_eq!(match_route("GET", "/v1/ws/dispatch"), Ok(Route::DispatchSocket));
         assert_eq!(match_route("GET", "/v1/stats"), Ok(Route::Stats));
+        assert_eq!(match_route("POST", "/v1/notifications"), Ok(Route::SendNotification));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
     }
 
@@ -141,6 +145,7 @@ mod tests {
     fn a_known_path_with_another_method_is_not_allowed() {
         assert_eq!(match_route("DELETE", "/v1/rides"), Err(NoRoute::MethodNotAllowed("GET, POST")));
         assert_eq!(match_route("POST", "/health"), Err(NoRoute::MethodNotAllowed("GET")));
+        assert_eq!(match_route("GET", "/v1/notifications"), Err(NoRoute::MethodNotAllowed("POST")));
         assert_eq!(match_route("PATCH", "/v1/drivers/d1"), Err(NoRoute::MethodNotAllowed("GET, PUT")));
     }
 }

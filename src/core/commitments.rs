@@ -25,6 +25,12 @@ pub const OFFLINE_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
 /// Frames kept for an offline driver at most; the oldest go first.
 pub const MAX_OWED: usize = 64;
 
+/// The key a notification is owed under, where a ride frame has its ride's id
+/// (no ride id looks like it, so no ride's frames supersede it).
+pub fn notification_key(id: &str) -> String {
+    format!("notification:{id}")
+}
+
 /// What a frame from a ride does to the driver's commitments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -111,6 +117,9 @@ pub enum DriverInput {
     Location { location: LatLng, heading: Option<f64> },
     /// A ride's answer to [`DriverEffect::CheckClaim`]: whether it recorded this driver.
     ClaimChecked { ride_id: String, assigned: bool },
+    /// A dispatcher's notification for the driver (`id`, the frame's text):
+    /// to every socket it has, or kept for its next connect (24 hours).
+    Notify { id: String, frame: String },
     /// The alarm fired.
     Tick,
 }
@@ -134,6 +143,8 @@ pub enum DriverEffect {
     AnswerClaim(ClaimAnswer),
     /// Answer an attach.
     AnswerAttach(AttachAnswer),
+    /// A notification is owed as frame `owed` (the deliveries that carry it count the sockets it reached).
+    Notified { owed: u64 },
 }
 
 /// The driver's one active ride.
@@ -253,6 +264,11 @@ impl Commitments {
                 false
             }
             DriverInput::ClaimChecked { ride_id, assigned } => self.claim_checked(&ride_id, assigned, now),
+            DriverInput::Notify { id, frame } => {
+                self.owe(&notification_key(&id), frame, true, None, now);
+                out.push(DriverEffect::Notified { owed: self.next_owed_id });
+                true
+            }
             DriverInput::Tick => self.tick(now, &mut out),
         };
         let pruned = self.prune(now);

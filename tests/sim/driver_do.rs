@@ -172,7 +172,8 @@ impl DriverDo {
                     let call = net.sched.call(Addr::Driver(self.index), to, request);
                     calls.push((call, Pending::CheckClaim { ride_id }));
                 }
-                DriverEffect::Relay { .. } => {}
+                // The simulation sends no notifications (tests/notifications.rs holds their rules).
+                DriverEffect::Relay { .. } | DriverEffect::Notified { .. } => {}
             }
         }
         let task = self.tasks.get_mut(&tid).expect("a running task");
