@@ -1,12 +1,12 @@
 //! `POST /v1/notifications`: the body's rules, the frame, the fan-out (which
-//! objects are asked and which of their sockets it reaches), and a driver's
-//! 24-hour mailbox in its Driver DO core, with a fake clock.
+//! objects are asked and which of their sockets it reaches), a driver's
+//! 24-hour mailbox in its Driver DO core, and any other user's, with a fake clock.
 
 use ridewire::core::commitments::{Commitments, DriverEffect, DriverInput, OFFLINE_KEEP_MS};
 use ridewire::core::geo::LatLng;
 use ridewire::core::notifications::{
-    notification_id_from_random, targets, Addressee, Audience, LivePlaces, NotificationRequest, Severity, SocketClass,
-    Target, MAX_PLACES,
+    deliverable, keep_for_user, notification_id_from_random, targets, Addressee, Audience, KeptNotification,
+    LivePlaces, NotificationRequest, Severity, SocketClass, Target, KEEP_MS, MAX_PLACES,
 };
 use ridewire::core::region_cells::region_of;
 
@@ -287,4 +287,29 @@ fn a_drivers_ride_frames_do_not_supersede_a_kept_notification() {
     c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![over] }, 3);
     let frames = attached_frames(&c.handle(attach("s1", "r1"), 4));
     assert_eq!(frames, vec!["notification-n1".to_string(), "ride-over".to_string()]);
+}
+
+// Any other user's mailbox: kept in D1 when the notification reached none of its sockets.
+
+fn kept(id: &str, sent_at: i64) -> KeptNotification {
+    KeptNotification { id: id.into(), frame: format!("frame-{id}"), sent_at }
+}
+
+#[test]
+fn only_a_user_who_is_not_a_driver_and_was_reached_nowhere_gets_a_kept_notification() {
+    let pax = Addressee::User("pax-1".into());
+    assert_eq!(keep_for_user(&pax, false, 0), Some("pax-1"));
+    assert_eq!(keep_for_user(&pax, false, 1), None, "it reached a socket");
+    assert_eq!(keep_for_user(&pax, true, 0), None, "a driver's Driver DO keeps its own");
+    assert_eq!(keep_for_user(&Addressee::All, false, 0), None);
+    assert_eq!(keep_for_user(&Addressee::Region(LatLng { lat: 0.0, lng: 0.0 }), false, 0), None);
+}
+
+#[test]
+fn a_users_next_socket_gets_what_was_kept_in_the_last_24_hours_oldest_first() {
+    let now = 5 * DAY;
+    let taken = vec![kept("b", now - 10), kept("old", now - KEEP_MS), kept("a", now - DAY + 1), kept("c", now - 10)];
+    assert_eq!(deliverable(taken, now), vec!["frame-a", "frame-b", "frame-c"]);
+    assert!(deliverable(vec![kept("x", 0)], KEEP_MS).is_empty(), "exactly a day old is gone");
+    assert_eq!(deliverable(vec![kept("x", 0)], KEEP_MS - 1), vec!["frame-x"]);
 }

@@ -9,8 +9,8 @@ use worker::{Env, Response};
 use super::request::{json, RequestContext};
 use crate::core::identity::Role;
 use crate::core::notifications::{
-    notification_id_from_random, targets, Addressee, LivePlaces, NotificationRequest, NotificationSent,
-    PlaceNotification, Target, NOTIFICATION_ID_RANDOM_BYTES,
+    keep_for_user, notification_id_from_random, targets, Addressee, KeptNotification, LivePlaces, NotificationRequest,
+    NotificationSent, PlaceNotification, Target, NOTIFICATION_ID_RANDOM_BYTES,
 };
 use crate::db;
 use crate::driver_rpc::{self, NotifyDriver};
@@ -41,6 +41,10 @@ pub async fn send_notification(mut ctx: RequestContext) -> Result<Response, AppE
         for answer in answers {
             delivered += answer?;
         }
+    }
+    if let Some(user) = keep_for_user(&request.to, is_driver, delivered) {
+        let kept = KeptNotification { id: id.clone(), frame, sent_at: ctx.now_ms };
+        db::notifications::keep(&db, user, &kept).await?;
     }
     json(202, &NotificationSent { id, delivered })
 }

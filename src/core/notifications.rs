@@ -6,8 +6,9 @@
 //!
 //! A driver's notification goes through its Driver DO, which keeps it for
 //! the next connect when no socket is open (24 hours, see
-//! `commitments::OFFLINE_KEEP_MS`); every other delivery reaches the
-//! sockets open at the time.
+//! `commitments::OFFLINE_KEEP_MS`). Any other user's notification that
+//! reached none of its sockets is kept in D1 for 24 hours ([`keep_for_user`],
+//! [`KeptNotification`]) and sent on its next ride or dispatch socket.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,10 @@ pub const MAX_USER_CHARS: usize = 128;
 pub const MAX_ACTION_TYPE_CHARS: usize = 64;
 /// Objects (regions and rides) one notification to everyone is sent to, at most.
 pub const MAX_PLACES: usize = 500;
+/// How long a notification that reached nobody is kept for its user's next connect, in ms (24 hours).
+pub const KEEP_MS: i64 = 24 * 60 * 60 * 1000;
+/// Notifications kept for one user at most; the oldest go first.
+pub const MAX_KEPT: usize = 64;
 /// Random bytes in a notification id (128 bits).
 pub const NOTIFICATION_ID_RANDOM_BYTES: usize = 16;
 
@@ -311,4 +316,40 @@ pub struct PlaceNotification {
 pub struct Reached {
     /// The count.
     pub sockets: u32,
+}
+
+/// Whether a notification for `to` must be kept for the user's next
+/// connect: one for a user who is not a driver (a driver's Driver DO keeps
+/// its own) that reached none of its sockets.
+pub fn keep_for_user(to: &Addressee, is_driver: bool, delivered: u32) -> Option<&str> {
+    match to {
+        Addressee::User(user) if !is_driver && delivered == 0 => Some(user),
+        _ => None,
+    }
+}
+
+/// A notification kept for a user's next connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptNotification {
+    /// The notification's id.
+    pub id: String,
+    /// The frame's JSON text.
+    pub frame: String,
+    /// When it was sent (ms).
+    pub sent_at: i64,
+}
+
+impl KeptNotification {
+    /// Until when it is kept (exclusive).
+    pub fn kept_until(&self) -> i64 {
+        self.sent_at + KEEP_MS
+    }
+}
+
+/// What a user's new socket is sent of the notifications taken from its
+/// mailbox at `now`: those younger than a day, oldest first.
+pub fn deliverable(mut kept: Vec<KeptNotification>, now: i64) -> Vec<String> {
+    kept.retain(|k| k.kept_until() > now);
+    kept.sort_by(|a, b| (a.sent_at, &a.id).cmp(&(b.sent_at, &b.id)));
+    kept.into_iter().map(|k| k.frame).collect()
 }

@@ -1,12 +1,13 @@
 //! Where `POST /v1/notifications` finds the sockets open now: the regions
 //! and rides whose stats report is live (its lease not yet ended, the rule
-//! of `core::stats::report_is_live`), at most `MAX_PLACES` of each.
+//! of `core::stats::report_is_live`), at most `MAX_PLACES` of each; and the
+//! `kept_notifications` of users who are not drivers, for their next connect.
 
 use serde::Deserialize;
 use worker::D1Database;
 
 use super::int;
-use crate::core::notifications::{LivePlaces, MAX_PLACES};
+use crate::core::notifications::{KeptNotification, LivePlaces, KEEP_MS, MAX_KEPT, MAX_PLACES};
 use crate::error::AppError;
 
 #[derive(Deserialize)]
@@ -62,4 +63,40 @@ async fn read(
     let regions = part(0)?.results::<RegionRow>()?.into_iter().map(|r| r.region).collect();
     let rides = part(1)?.results::<RideRow>()?.into_iter().map(|r| r.ride_id).collect();
     Ok(LivePlaces { regions, rides })
+}
+
+/// Keeps `kept` for `user`'s next connect: at most `MAX_KEPT` per user (the
+/// oldest go), and every user's lapsed ones are purged.
+pub async fn keep(db: &D1Database, user: &str, kept: &KeptNotification) -> Result<(), AppError> {
+    let insert = db
+        .prepare("INSERT OR IGNORE INTO kept_notifications (user_id, id, frame, sent_at) VALUES (?1, ?2, ?3, ?4)")
+        .bind(&[user.into(), kept.id.as_str().into(), kept.frame.as_str().into(), int(kept.sent_at)])?;
+    let cap = db
+        .prepare(format!(
+            "DELETE FROM kept_notifications WHERE user_id = ?1 AND id NOT IN
+             (SELECT id FROM kept_notifications WHERE user_id = ?1 ORDER BY sent_at DESC, id DESC LIMIT {MAX_KEPT})"
+        ))
+        .bind(&[user.into()])?;
+    let purge =
+        db.prepare("DELETE FROM kept_notifications WHERE sent_at <= ?1").bind(&[int(kept.sent_at - KEEP_MS)])?;
+    db.batch(vec![insert, cap, purge]).await?;
+    Ok(())
+}
+
+/// Takes (reads and deletes, at once) every notification kept for `user`.
+pub async fn take(db: &D1Database, user: &str) -> Result<Vec<KeptNotification>, AppError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        frame: String,
+        /// A float: D1 hands integers to wasm as JS numbers.
+        sent_at: f64,
+    }
+    let rows = db
+        .prepare("DELETE FROM kept_notifications WHERE user_id = ?1 RETURNING id, frame, sent_at")
+        .bind(&[user.into()])?
+        .all()
+        .await?
+        .results::<Row>()?;
+    Ok(rows.into_iter().map(|r| KeptNotification { id: r.id, frame: r.frame, sent_at: r.sent_at as i64 }).collect())
 }

@@ -98,6 +98,37 @@ describe('to one user', () => {
   });
 });
 
+describe('kept for a user with no socket open', () => {
+  test("a passenger's notification reaches its next ride socket, once", async () => {
+    const created = await api(worker, 'POST', '/v1/rides', {
+      token: token('passenger', 'nt-pax-off'),
+      body: { pickup: offset(JOBURG, 800, 0), dropoff: offset(JOBURG, 803, 0) },
+    });
+    assert.equal(created.status, 201, created.text);
+    const sent = await notify(note({ user: 'nt-pax-off' }));
+    assert.equal(sent.status, 202, sent.text);
+    assert.equal(sent.body.delivered, 0);
+    const first = await Client.open(worker.wsUrl(`/v1/ws/rides/${created.body.id}`), { token: token('passenger', 'nt-pax-off') });
+    open.push(first);
+    await first.next('connected');
+    await first.next(notificationWith(sent.body.id));
+    const second = await Client.open(worker.wsUrl(`/v1/ws/rides/${created.body.id}`), { token: token('passenger', 'nt-pax-off') });
+    open.push(second);
+    await second.next('connected');
+    await sleep(500);
+    assert.equal(second.received('notification').length, 0, 'taken by the first socket');
+  });
+
+  test("a dispatcher's notification reaches its next console", async () => {
+    const sent = await notify(note({ user: 'ops-nt-off' }, { severity: 'critical' }));
+    assert.equal(sent.status, 202, sent.text);
+    assert.equal(sent.body.delivered, 0);
+    const c = await console_('ops-nt-off', offset(JOBURG, 900, 0));
+    const got = await c.next(notificationWith(sent.body.id));
+    assert.equal(got.severity, 'critical');
+  });
+});
+
 describe('to a region', () => {
   test("a region notification reaches that region's drivers only", async () => {
     const here = offset(JOBURG, 400, 90);
