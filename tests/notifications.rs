@@ -226,6 +226,17 @@ fn a_notification_goes_to_every_region_with_a_socket_of_the_driver() {
     assert!(attached_frames(&c.handle(attach("s3", "r1"), 30)).is_empty(), "not sent again on a new socket");
 }
 
+/// What a driver's next socket, opened in `region`, is sent of its kept notifications: the
+/// notification frames of the delivery to that region the attach starts.
+fn kept_for(effects: &[DriverEffect], region: &str) -> Vec<String> {
+    deliveries(effects)
+        .into_iter()
+        .filter(|(r, _)| r == region)
+        .flat_map(|(_, frames)| frames.into_iter().map(|(_, text)| text))
+        .filter(|text| text.starts_with("notification-"))
+        .collect()
+}
+
 #[test]
 fn a_notification_for_an_offline_driver_is_kept_for_its_next_connect() {
     let mut c = Commitments::default();
@@ -234,9 +245,26 @@ fn a_notification_for_an_offline_driver_is_kept_for_its_next_connect() {
     assert_eq!(c.next_wake(1_000), Some(1_000 + DAY), "the alarm drops it after a day");
     let stored = serde_json::to_string(&c).unwrap();
     let mut c: Commitments = serde_json::from_str(&stored).unwrap();
-    let frames = attached_frames(&c.handle(attach("s1", "r1"), 1_000 + DAY - 1));
-    assert_eq!(frames, vec!["notification-n1".to_string()]);
-    assert!(attached_frames(&c.handle(attach("s2", "r1"), 1_000 + DAY - 1)).is_empty(), "delivered once");
+    let effects = c.handle(attach("s1", "r1"), 1_000 + DAY - 1);
+    assert!(attached_frames(&effects).is_empty(), "not in the attach answer, which may be lost");
+    assert_eq!(kept_for(&effects, "r1"), vec!["notification-n1".to_string()]);
+    let owed = c.owed[0].id;
+    c.handle(DriverInput::Delivered { region: "r1".into(), ids: vec![owed], sockets: vec!["s1".into()] }, 1_000 + DAY);
+    let next = c.handle(attach("s2", "r2"), 1_000 + DAY);
+    assert!(kept_for(&next, "r2").is_empty(), "delivered once");
+    assert!(c.owed.is_empty());
+}
+
+#[test]
+fn a_kept_notification_survives_a_connect_that_failed_half_way() {
+    let mut c = Commitments::default();
+    c.handle(notify("n1"), 0);
+    let sent = c.handle(attach("s1", "r1"), 10);
+    assert_eq!(kept_for(&sent, "r1").len(), 1);
+    // The region lost the socket before the frames landed (its attach answer never arrived).
+    let owed = c.owed[0].id;
+    c.handle(DriverInput::Delivered { region: "r1".into(), ids: vec![owed], sockets: vec![] }, 20);
+    assert_eq!(kept_for(&c.handle(attach("s2", "r2"), 30), "r2"), vec!["notification-n1".to_string()]);
 }
 
 #[test]
@@ -245,7 +273,7 @@ fn a_kept_notification_is_dropped_after_24_hours() {
     c.handle(notify("n1"), 0);
     c.handle(notify("n2"), DAY / 2);
     c.handle(DriverInput::Tick, DAY);
-    let frames = attached_frames(&c.handle(attach("s1", "r1"), DAY));
+    let frames = kept_for(&c.handle(attach("s1", "r1"), DAY), "r1");
     assert_eq!(frames, vec!["notification-n2".to_string()], "n1 is a day old, n2 is not");
 }
 
@@ -256,7 +284,7 @@ fn a_notification_whose_sockets_vanished_is_kept_for_the_next_connect() {
     let owed = notified(&c.handle(notify("n1"), 10));
     // The region no longer holds the socket (it closed before the close was reported).
     c.handle(DriverInput::Delivered { region: "r1".into(), ids: vec![owed], sockets: vec![] }, 20);
-    assert_eq!(attached_frames(&c.handle(attach("s2", "r2"), 30)), vec!["notification-n1".to_string()]);
+    assert_eq!(kept_for(&c.handle(attach("s2", "r2"), 30), "r2"), vec!["notification-n1".to_string()]);
 }
 
 #[test]
@@ -285,8 +313,9 @@ fn a_drivers_ride_frames_do_not_supersede_a_kept_notification() {
     c.handle(DriverInput::Claim { ride_id: RIDE.into(), token: 1 }, 2);
     let over = RideFrame { id: 2, kind: FrameKind::Over, frame: Some("ride-over".into()), delivered_in: None };
     c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![over] }, 3);
-    let frames = attached_frames(&c.handle(attach("s1", "r1"), 4));
-    assert_eq!(frames, vec!["notification-n1".to_string(), "ride-over".to_string()]);
+    let effects = c.handle(attach("s1", "r1"), 4);
+    assert_eq!(attached_frames(&effects), vec!["ride-over".to_string()]);
+    assert_eq!(kept_for(&effects, "r1"), vec!["notification-n1".to_string()]);
 }
 
 // Any other user's mailbox: kept in D1 when the notification reached none of its sockets.
@@ -312,4 +341,15 @@ fn a_users_next_socket_gets_what_was_kept_in_the_last_24_hours_oldest_first() {
     assert_eq!(deliverable(taken, now), vec!["frame-a", "frame-b", "frame-c"]);
     assert!(deliverable(vec![kept("x", 0)], KEEP_MS).is_empty(), "exactly a day old is gone");
     assert_eq!(deliverable(vec![kept("x", 0)], KEEP_MS - 1), vec!["frame-x"]);
+}
+
+#[test]
+fn a_notification_whose_region_lost_the_socket_goes_to_a_socket_opened_elsewhere_meanwhile() {
+    let mut c = Commitments::default();
+    c.handle(attach("s1", "r2"), 0);
+    let owed = notified(&c.handle(notify("n1"), 10));
+    // A socket opens in r1 while the delivery to r2 is out; r2 then answers it holds none.
+    c.handle(attach("s2", "r1"), 20);
+    let answered = c.handle(DriverInput::Delivered { region: "r2".into(), ids: vec![owed], sockets: vec![] }, 30);
+    assert_eq!(kept_for(&answered, "r1"), vec!["notification-n1".to_string()]);
 }

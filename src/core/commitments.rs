@@ -193,6 +193,13 @@ pub struct OwedFrame {
     pub owed_at: i64,
 }
 
+impl OwedFrame {
+    /// Whether it is a dispatcher's notification (owed under [`notification_key`]).
+    pub fn is_notification(&self) -> bool {
+        self.ride_id.starts_with("notification:")
+    }
+}
+
 /// A delivery on its way to a region: what its answer is judged against.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InFlight {
@@ -460,12 +467,17 @@ impl Commitments {
         };
         frames.extend(self.active.as_ref().and_then(|a| a.frame.clone()));
         self.owed.retain(|owed| {
-            let offline = owed.keep_offline && owed.regions.is_empty();
+            let offline = owed.keep_offline && owed.regions.is_empty() && !owed.is_notification();
             if offline {
                 frames.push(owed.frame.clone());
             }
             !offline
         });
+        // Kept notifications go to the new socket's region like any owed frame, retried until a
+        // socket takes them: an attach answer that is lost on its way cannot lose them.
+        for owed in self.owed.iter_mut().filter(|o| o.keep_offline && o.regions.is_empty()) {
+            owed.regions.insert(region.clone());
+        }
         let answer = AttachAnswer { mark: self.mark(), frames };
         out.push(DriverEffect::AnswerAttach(answer));
         true
@@ -592,8 +604,14 @@ impl Commitments {
     /// A region without sockets of the driver: nothing is owed there.
     fn forget_region(&mut self, region: &str) {
         self.marks_owed.remove(region);
+        let elsewhere: BTreeSet<String> = self.sockets.values().filter(|r| *r != region).cloned().collect();
         for owed in &mut self.owed {
             owed.regions.remove(region);
+            // A notification is for every socket: one that lost its last region goes to the
+            // driver's sockets elsewhere (attached while it was out), else it is kept.
+            if owed.regions.is_empty() && owed.keep_offline && owed.is_notification() {
+                owed.regions.clone_from(&elsewhere);
+            }
         }
         self.owed.retain(|o| !o.regions.is_empty() || o.keep_offline);
     }

@@ -274,8 +274,7 @@ pub fn targets(to: &Addressee, is_driver: bool, live: &LivePlaces, region_res: u
     let mut out = match to {
         Addressee::User(user) if is_driver => return Ok(vec![Target::Driver(user.clone())]),
         Addressee::User(user) => {
-            let audience = |drivers| Audience { drivers, dispatchers: true, riders: true, user: Some(user.clone()) };
-            places(live, audience(false))
+            places(live, Audience { drivers: false, dispatchers: true, riders: true, user: Some(user.clone()) })
         }
         Addressee::Region(at) => {
             let audience = Audience { drivers: true, ..Audience::default() };
