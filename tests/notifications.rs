@@ -353,3 +353,21 @@ fn a_notification_whose_region_lost_the_socket_goes_to_a_socket_opened_elsewhere
     let answered = c.handle(DriverInput::Delivered { region: "r2".into(), ids: vec![owed], sockets: vec![] }, 30);
     assert_eq!(kept_for(&answered, "r1"), vec!["notification-n1".to_string()]);
 }
+
+#[test]
+fn notifications_past_the_cap_never_push_out_the_end_of_a_ride() {
+    use ridewire::core::commitments::{FrameKind, RideFrame, MAX_OWED};
+    let mut c = Commitments::default();
+    c.handle(DriverInput::Claim { ride_id: RIDE.into(), token: 1 }, 0);
+    let assigned = RideFrame { id: 1, kind: FrameKind::Active, frame: Some("assigned".into()), delivered_in: None };
+    let over = RideFrame { id: 2, kind: FrameKind::Over, frame: Some("ride-over".into()), delivered_in: None };
+    c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![assigned, over] }, 1);
+    for i in 0..MAX_OWED + 5 {
+        c.handle(notify(&format!("n{i}")), 10 + i as i64);
+    }
+    assert_eq!(c.owed.len(), MAX_OWED);
+    assert!(c.owed.iter().any(|o| o.frame == "ride-over"), "the end of the ride is kept");
+    let kept: Vec<&str> = c.owed.iter().filter(|o| o.is_notification()).map(|o| o.frame.as_str()).collect();
+    assert_eq!(kept.first(), Some(&"notification-n6"), "the oldest notifications went first");
+    assert_eq!(kept.last(), Some(&format!("notification-n{}", MAX_OWED + 4).as_str()));
+}

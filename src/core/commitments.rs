@@ -587,7 +587,9 @@ impl Commitments {
             owed_at: now,
         });
         if self.owed.len() > MAX_OWED {
-            self.owed.remove(0);
+            // Notifications give way to ride frames: the oldest notification goes first.
+            let oldest = self.owed.iter().position(OwedFrame::is_notification).unwrap_or(0);
+            self.owed.remove(oldest);
         }
     }
 
