@@ -10,6 +10,7 @@ use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State}
 
 use super::{decode, now_ms};
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
+use crate::core::notifications::Reached;
 use crate::do_call::Done;
 use crate::driver_rpc::{self, Addressed, DriverCall};
 use crate::error::AppError;
@@ -86,6 +87,11 @@ impl DriverDo {
                 self.run(DriverInput::Detach { socket_id: request.socket_id }).await?;
                 json(&Done {})
             }
+            DriverCall::Notify => {
+                let request = decode::<driver_rpc::calls::Notify>(&body)?;
+                let answer = self.run(DriverInput::Notify { id: request.id, frame: request.frame }).await?;
+                json(&Reached { sockets: answer.reached })
+            }
             DriverCall::Location => {
                 let request = decode::<driver_rpc::calls::Location>(&body)?;
                 let input = DriverInput::Location { location: request.location, heading: request.heading };
@@ -102,6 +108,7 @@ impl DriverDo {
         let mut effects = self.handle(input).await?;
         for _ in 0..MAX_ROUNDS {
             let inputs = self.carry_out(effects, &mut answers).await?;
+            answers.count_reached(&inputs);
             if inputs.is_empty() {
                 break;
             }
@@ -134,6 +141,7 @@ impl DriverDo {
                 DriverEffect::Persist { wake_at } => self.persist(wake_at).await?,
                 DriverEffect::AnswerClaim(answer) => answers.claim = Some(answer),
                 DriverEffect::AnswerAttach(answer) => answers.attach = Some(answer),
+                DriverEffect::Notified { owed } => answers.notified = Some(owed),
                 DriverEffect::Deliver { region, frames, mark } => deliveries.push((region, frames, mark)),
                 other => others.push(other),
             }
@@ -231,6 +239,24 @@ impl DriverDo {
 struct Answers {
     claim: Option<ClaimAnswer>,
     attach: Option<AttachAnswer>,
+    /// The owed frame of a notification being sent.
+    notified: Option<u64>,
+    /// The sockets it reached.
+    reached: u32,
+}
+
+impl Answers {
+    /// Counts the sockets of the regions that took the notification being sent.
+    fn count_reached(&mut self, inputs: &[DriverInput]) {
+        let Some(owed) = self.notified else { return };
+        for input in inputs {
+            if let DriverInput::Delivered { ids, sockets, .. } = input {
+                if ids.contains(&owed) {
+                    self.reached += sockets.len() as u32;
+                }
+            }
+        }
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> std::result::Result<Response, AppError> {

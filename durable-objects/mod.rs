@@ -4,6 +4,8 @@
 mod d1_outbox;
 mod driver;
 mod driver_outbox;
+mod kept_notifications;
+mod notify_sockets;
 mod region;
 mod region_effects;
 mod region_sockets;

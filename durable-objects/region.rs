@@ -13,11 +13,13 @@ use worker::{
     WebSocketIncomingMessage,
 };
 
+use super::notify_sockets::notify;
 use super::now_ms;
 use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
 use super::socket_memo::{heard_save_ms, SocketMemo};
 use super::socket_pipeline as pipeline;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::notifications::{Reached, SocketClass};
 use crate::core::protocol::SnapshotRide;
 use crate::core::region::{Heard, Region, RegionAnswer, RegionInput, RegionSettings};
 use crate::do_call::DoCall;
@@ -124,6 +126,13 @@ impl RegionDo {
             RegionCall::Nearby => RegionInput::Nearby(decode::<calls::Nearby>(&mut req).await?),
             RegionCall::Driver => RegionInput::Driver(decode::<calls::Driver>(&mut req).await?),
             RegionCall::Deliver => RegionInput::Deliver(decode::<calls::Deliver>(&mut req).await?),
+            RegionCall::Notify => {
+                let notification = decode::<calls::Notify>(&mut req).await?;
+                let state = &self.state;
+                let sockets = notify::<DriverKind>(state, SocketClass::Driver, &notification)
+                    + notify::<DispatcherKind>(state, SocketClass::Dispatcher, &notification);
+                return json(&Reached { sockets });
+            }
             RegionCall::Attached => {
                 let body = decode::<calls::Attached>(&mut req).await?;
                 self.run(RegionInput::Attached { socket_id: body.socket_id, answer: body.answer }).await?;

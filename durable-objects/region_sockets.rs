@@ -63,6 +63,7 @@ pub async fn connect_dispatcher(region: &RegionDo, req: &Request, now: i64) -> R
         pipeline::open::<DispatcherKind>(region.state(), Some(region.memo()), holder, connect.exp_s, now, NoFacts {})
             .await?;
     region.run(RegionInput::DispatcherOpened { socket_id: opened.socket_id, cell: connect.region }).await?;
+    super::kept_notifications::send_kept(region.env(), &opened.server, &connect.sub, now).await;
     Ok(Response::from_websocket(opened.client)?)
 }
 

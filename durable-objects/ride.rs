@@ -132,6 +132,15 @@ impl RideDo {
                 super::ride_proofs::serve(self, call, &body).await
             }
             RideCall::AddWatcher | RideCall::RevokeWatchers => super::ride_watchers::serve(self, call, &body).await,
+            RideCall::Notify => {
+                let notification = decode::<calls::Notify>(&body)?;
+                let sockets = super::notify_sockets::notify::<super::ride_sockets::RiderKind>(
+                    &self.state,
+                    crate::core::notifications::SocketClass::Rider,
+                    &notification,
+                );
+                json(200, &crate::core::notifications::Reached { sockets })
+            }
             RideCall::ConnectRider | RideCall::ConnectWatcher => {
                 Err(AppError::Internal("socket call reached the JSON path".into()))
             }

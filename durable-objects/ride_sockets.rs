@@ -53,7 +53,8 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
             send_text(&opened.server, &latest);
         }
     }
-    report_stats(ride, &record.ride.id, now).await;
+    let kept = super::kept_notifications::send_kept(ride.env(), &opened.server, &connect.caller.sub, now);
+    futures::future::join(kept, report_stats(ride, &record.ride.id, now)).await;
     Ok(Response::from_websocket(opened.client)?)
 }
 

@@ -7,6 +7,7 @@ use worker::Env;
 
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, RideFrame};
 use crate::core::geo::LatLng;
+use crate::core::notifications::Reached;
 use crate::do_call::{DoCall, Done};
 use crate::error::AppError;
 
@@ -31,6 +32,8 @@ crate::do_calls! {
         Detach = "/detach", DetachRequest => Done;
         /// The driver's position, for its active ride.
         Location = "/location", DriverLocation => Done;
+        /// A notification for the driver: its sockets now, or its next connect.
+        Notify = "/notify", NotifyDriver => Reached;
     }
 }
 
@@ -75,6 +78,15 @@ pub struct DriverLocation {
     pub location: LatLng,
     /// Its heading, when known.
     pub heading: Option<f64>,
+}
+
+/// Body of [`DriverCall::Notify`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NotifyDriver {
+    /// The notification's id.
+    pub id: String,
+    /// The `notification` frame's JSON text.
+    pub frame: String,
 }
 
 /// A call's body with the driver it is for (an object does not know its own name).

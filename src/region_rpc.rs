@@ -13,6 +13,7 @@ use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
+use crate::core::notifications::{PlaceNotification, Reached};
 use crate::do_call::{DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
@@ -47,6 +48,8 @@ crate::do_calls! {
         /// The Driver DO's answer to a new socket's attach, handed back by
         /// the region's own call once its socket was accepted.
         Attached = "/attached", AttachedBody => Done;
+        /// A notification for some of the region's sockets (`POST /v1/notifications`).
+        Notify = "/notify", PlaceNotification => Reached;
     }
 }
 

@@ -7,6 +7,7 @@ use worker::{Env, Response};
 
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
+use crate::core::notifications::{PlaceNotification, Reached};
 use crate::core::proof::ProofObject;
 use crate::core::protocol::{AcceptFailure, RideStep};
 use crate::core::ride::Ride;
@@ -69,6 +70,8 @@ crate::do_calls! {
         RevokeWatchers = "/watchers/revoke", WatcherRevocation => Done;
         /// Accept a watcher's WebSocket (an upgrade, not JSON).
         ConnectWatcher = "/connect/watcher", WatcherConnect => Done;
+        /// A notification for some of the ride's sockets (`POST /v1/notifications`).
+        Notify = "/notify", PlaceNotification => Reached;
     }
 }
 

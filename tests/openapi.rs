@@ -68,6 +68,7 @@ fn every_routed_path_is_documented() {
         "/v1/rides/{id}/webhooks",
         "/v1/rides/{id}/webhooks/redeliver",
         "/v1/regions/outline",
+        "/v1/notifications",
     ] {
         assert!(METHODS.iter().any(|m| match_route(&m.to_uppercase(), &sample_path(path)).is_ok()));
         assert!(paths.contains_key(path), "{path} is routed but not documented");

@@ -4,6 +4,7 @@
 mod drivers;
 mod health;
 mod nearby;
+mod notifications;
 mod proofs;
 mod rate_limits;
 mod regions;
@@ -94,6 +95,7 @@ async fn dispatch(route: Route, ctx: RequestContext) -> Result<Response, AppErro
         Route::RideSocket(id) => sockets::ride_socket(ctx, &id).await,
         Route::DispatchSocket => sockets::dispatch_socket(ctx).await,
         Route::RegionOutline => regions::region_outline(ctx),
+        Route::SendNotification => notifications::send_notification(ctx).await,
         Route::Stats => {
             ctx.require_role(&[crate::core::identity::Role::Dispatcher])?;
             let stats = crate::db::stats::totals(&ctx.db()?).await?;

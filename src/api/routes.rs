@@ -56,6 +56,8 @@ pub enum Route {
     Stats,
     /// `GET /v1/regions/outline`.
     RegionOutline,
+    /// `POST /v1/notifications`.
+    SendNotification,
 }
 
 /// Why no route matched.
@@ -124,6 +126,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route, NoRoute> {
         }
         ["v1", "ws", "driver"] => ((method == "GET").then_some(Route::DriverSocket), "GET"),
         ["v1", "ws", "dispatch"] => ((method == "GET").then_some(Route::DispatchSocket), "GET"),
+        ["v1", "notifications"] => ((method == "POST").then_some(Route::SendNotification), "POST"),
         ["v1", "stats"] => (method_is(method, "GET").then_some(Route::Stats), "GET"),
         ["v1", "regions", "outline"] => (method_is(method, "GET").then_some(Route::RegionOutline), "GET"),
         ["v1", "ws", "rides", id] if !id.is_empty() => {
@@ -168,6 +171,7 @@ mod tests {
         assert_eq!(match_route("GET", "/v1/ws/dispatch"), Ok(Route::DispatchSocket));
         assert_eq!(match_route("GET", "/v1/stats"), Ok(Route::Stats));
         assert_eq!(match_route("GET", "/v1/regions/outline"), Ok(Route::RegionOutline));
+        assert_eq!(match_route("POST", "/v1/notifications"), Ok(Route::SendNotification));
         assert_eq!(match_route("GET", "/v1/ws/rides/ride_1"), Ok(Route::RideSocket("ride_1".into())));
         assert_eq!(match_route("GET", "/v1/rides/r/webhooks"), Ok(Route::RideWebhooks("r".into())));
         assert_eq!(match_route("POST", "/v1/rides/r/webhooks/redeliver"), Ok(Route::RedeliverWebhooks("r".into())));
@@ -212,6 +216,7 @@ mod tests {
     fn a_known_path_with_another_method_is_not_allowed() {
         assert_eq!(match_route("DELETE", "/v1/rides"), Err(NoRoute::MethodNotAllowed("GET, POST")));
         assert_eq!(match_route("POST", "/health"), Err(NoRoute::MethodNotAllowed("GET")));
+        assert_eq!(match_route("GET", "/v1/notifications"), Err(NoRoute::MethodNotAllowed("POST")));
         assert_eq!(match_route("PATCH", "/v1/drivers/d1"), Err(NoRoute::MethodNotAllowed("GET, PUT")));
     }
 }

@@ -25,6 +25,12 @@ pub const OFFLINE_KEEP_MS: i64 = 24 * 60 * 60 * 1000;
 /// Frames kept for an offline driver at most; the oldest go first.
 pub const MAX_OWED: usize = 64;
 
+/// The key a notification is owed under, where a ride frame has its ride's id
+/// (no ride id looks like it, so no ride's frames supersede it).
+pub fn notification_key(id: &str) -> String {
+    format!("notification:{id}")
+}
+
 /// What a frame from a ride does to the driver's commitments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -111,6 +117,9 @@ pub enum DriverInput {
     Location { location: LatLng, heading: Option<f64> },
     /// A ride's answer to [`DriverEffect::CheckClaim`]: whether it recorded this driver.
     ClaimChecked { ride_id: String, assigned: bool },
+    /// A dispatcher's notification for the driver (`id`, the frame's text):
+    /// to every socket it has, or kept for its next connect (24 hours).
+    Notify { id: String, frame: String },
     /// The alarm fired.
     Tick,
 }
@@ -134,6 +143,8 @@ pub enum DriverEffect {
     AnswerClaim(ClaimAnswer),
     /// Answer an attach.
     AnswerAttach(AttachAnswer),
+    /// A notification is owed as frame `owed` (the deliveries that carry it count the sockets it reached).
+    Notified { owed: u64 },
 }
 
 /// The driver's one active ride.
@@ -180,6 +191,13 @@ pub struct OwedFrame {
     pub keep_offline: bool,
     /// When it was owed.
     pub owed_at: i64,
+}
+
+impl OwedFrame {
+    /// Whether it is a dispatcher's notification (owed under [`notification_key`]).
+    pub fn is_notification(&self) -> bool {
+        self.ride_id.starts_with("notification:")
+    }
 }
 
 /// A delivery on its way to a region: what its answer is judged against.
@@ -253,6 +271,11 @@ impl Commitments {
                 false
             }
             DriverInput::ClaimChecked { ride_id, assigned } => self.claim_checked(&ride_id, assigned, now),
+            DriverInput::Notify { id, frame } => {
+                self.owe(&notification_key(&id), frame, true, None, now);
+                out.push(DriverEffect::Notified { owed: self.next_owed_id });
+                true
+            }
             DriverInput::Tick => self.tick(now, &mut out),
         };
         let pruned = self.prune(now);
@@ -444,12 +467,17 @@ impl Commitments {
         };
         frames.extend(self.active.as_ref().and_then(|a| a.frame.clone()));
         self.owed.retain(|owed| {
-            let offline = owed.keep_offline && owed.regions.is_empty();
+            let offline = owed.keep_offline && owed.regions.is_empty() && !owed.is_notification();
             if offline {
                 frames.push(owed.frame.clone());
             }
             !offline
         });
+        // Kept notifications go to the new socket's region like any owed frame, retried until a
+        // socket takes them: an attach answer that is lost on its way cannot lose them.
+        for owed in self.owed.iter_mut().filter(|o| o.keep_offline && o.regions.is_empty()) {
+            owed.regions.insert(region.clone());
+        }
         let answer = AttachAnswer { mark: self.mark(), frames };
         out.push(DriverEffect::AnswerAttach(answer));
         true
@@ -559,7 +587,9 @@ impl Commitments {
             owed_at: now,
         });
         if self.owed.len() > MAX_OWED {
-            self.owed.remove(0);
+            // Notifications give way to ride frames: the oldest notification goes first.
+            let oldest = self.owed.iter().position(OwedFrame::is_notification).unwrap_or(0);
+            self.owed.remove(oldest);
         }
     }
 
@@ -576,8 +606,14 @@ impl Commitments {
     /// A region without sockets of the driver: nothing is owed there.
     fn forget_region(&mut self, region: &str) {
         self.marks_owed.remove(region);
+        let elsewhere: BTreeSet<String> = self.sockets.values().filter(|r| *r != region).cloned().collect();
         for owed in &mut self.owed {
             owed.regions.remove(region);
+            // A notification is for every socket: one that lost its last region goes to the
+            // driver's sockets elsewhere (attached while it was out), else it is kept.
+            if owed.regions.is_empty() && owed.keep_offline && owed.is_notification() {
+                owed.regions.clone_from(&elsewhere);
+            }
         }
         self.owed.retain(|o| !o.regions.is_empty() || o.keep_offline);
     }

@@ -21,6 +21,7 @@ pub mod invalid;
 pub mod lifecycle;
 pub mod matching;
 pub mod money;
+pub mod notifications;
 pub mod proof;
 pub mod protocol;
 pub mod query_params;

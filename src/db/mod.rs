@@ -3,6 +3,7 @@
 
 pub mod drivers;
 pub mod idempotency;
+pub mod notifications;
 pub mod rides;
 pub mod stats;
 

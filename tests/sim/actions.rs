@@ -16,7 +16,7 @@ use super::world::{near_center, World};
 
 /// One random action of an app (or a restart).
 pub fn random(w: &mut World) {
-    let weights = [6, 6, 3, 3, 1, 18, 6, 5, 14, 4, 4, 2];
+    let weights = [6, 6, 3, 3, 1, 18, 6, 5, 14, 4, 4, 2, 2];
     match w.net.sched.rng.weighted(&weights) {
         0 => create_ride(w),
         1 => connect_driver(w),
@@ -29,7 +29,8 @@ pub fn random(w: &mut World) {
         8 => step(w),
         9 => cancel(w),
         10 => restart(w),
-        _ => drop_rider_socket(w),
+        11 => drop_rider_socket(w),
+        _ => super::notifications::notify_driver(w),
     }
 }
 
@@ -85,6 +86,7 @@ pub fn on_answer(w: &mut World, call: u64, answer: Answer) {
             reconnect_passenger(w, ride);
         }
         Some(ClientCall::Create(ride)) => later(w, ClientEvent::RetryCreate(ride)),
+        Some(ClientCall::Notify(driver, id)) => super::notifications::answered(w, driver, id, answer.is_ok()),
         Some(ClientCall::Connect(ride, socket)) if answer.is_err() => {
             let passenger = &mut w.net.clients.passengers[ride];
             if passenger.connecting == Some(socket) {

@@ -20,6 +20,8 @@ pub struct DriverApp {
     /// Rides whose `ride_offer` reached it.
     pub offers: BTreeSet<usize>,
     pub available: bool,
+    /// Ids of the notifications that reached it.
+    pub notifications: BTreeSet<String>,
 }
 
 /// One ride's passenger.
@@ -38,6 +40,8 @@ pub struct Passenger {
 pub enum ClientCall {
     Create(usize),
     Connect(usize, u64),
+    /// A dispatcher's notification (driver, id).
+    Notify(usize, String),
 }
 
 /// Every app of the city.
@@ -68,6 +72,12 @@ impl Clients {
     pub fn driver_frame(&mut self, driver: usize, socket_id: &str, frame: &str) {
         let app = &mut self.drivers[driver];
         if !app.sockets.contains_key(socket_id) {
+            return;
+        }
+        if frame_type(frame) == "notification" {
+            if let Some(id) = frame.split("\"id\":\"").nth(1).and_then(|rest| rest.split('"').next()) {
+                app.notifications.insert(id.to_string());
+            }
             return;
         }
         let Some(ride) = frame_ride(frame) else { return };

@@ -87,6 +87,7 @@ impl DriverDo {
             Request::Frames { ride_id, frames } => (DriverInput::Frames { ride_id, frames }, Reply::Done),
             Request::Attach { socket_id, region } => (DriverInput::Attach { socket_id, region }, Reply::Attach),
             Request::Detach { socket_id } => (DriverInput::Detach { socket_id }, Reply::Done),
+            Request::Notify { id, frame } => (DriverInput::Notify { id, frame }, Reply::Done),
             other => return net.sched.answer(call, Err(format!("a driver does not serve {other:?}"))),
         };
         self.start(Some(call), reply, false, input, net);
@@ -172,7 +173,8 @@ impl DriverDo {
                     let call = net.sched.call(Addr::Driver(self.index), to, request);
                     calls.push((call, Pending::CheckClaim { ride_id }));
                 }
-                DriverEffect::Relay { .. } => {}
+                // What a notification reached is the Worker's count, not a promise checked here.
+                DriverEffect::Relay { .. } | DriverEffect::Notified { .. } => {}
             }
         }
         let task = self.tasks.get_mut(&tid).expect("a running task");

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod clients;
 pub mod driver_do;
 pub mod invariants;
+pub mod notifications;
 pub mod observations;
 pub mod region_do;
 pub mod ride_do;

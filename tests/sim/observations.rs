@@ -15,6 +15,8 @@ pub struct Observations {
     pub offers_to_busy: Vec<(usize, usize, usize)>,
     /// (ride, driver) claims given up: a ride's release, or a Driver DO's check the ride denied.
     pub released: BTreeSet<(usize, String)>,
+    /// (driver, id) of every notification its Driver DO took.
+    pub notified: Vec<(usize, String)>,
     pub stats: Stats,
 }
 

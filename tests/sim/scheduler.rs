@@ -75,6 +75,11 @@ pub enum Request {
     },
     /// Driver DO → region.
     DriverFrames(DriverDelivery),
+    /// Worker → Driver DO: a dispatcher's notification for the driver.
+    Notify {
+        id: String,
+        frame: String,
+    },
 }
 
 /// A successful answer.

@@ -80,6 +80,7 @@ impl World {
                 sockets: Default::default(),
                 offers: Default::default(),
                 available: true,
+                notifications: Default::default(),
             });
         }
         let net = Net { sched, clients, obs: Observations::default(), trace: Trace::new(keep_trace) };
@@ -119,6 +120,10 @@ impl World {
             }
             let open = (0..self.rides.len()).filter(|r| self.status(*r).is_none_or(|s| !s.is_final())).count();
             if open == 0 {
+                // Every driver connects once more: what its Driver DO kept reaches it (tried within a minute).
+                super::notifications::connect_offline_drivers(self);
+                self.run_until(self.net.sched.now + 60_000)?;
+                super::notifications::every_notification_arrived(self)?;
                 break;
             }
             if self.net.sched.now - start > DRAIN_LIMIT_MS {
