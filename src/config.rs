@@ -4,6 +4,7 @@
 use crate::core::callback_url::CallbackPolicy;
 use crate::core::dispatch::DispatchSettings;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::region::RegionSettings;
 use crate::core::Invalid;
 
 /// The settings of a ridewire deployment.
@@ -28,6 +29,9 @@ pub struct Config {
     pub heartbeat_s: u32,
     /// Which `callback_url`s partners may give (`ALLOW_HTTP_CALLBACKS`).
     pub callbacks: CallbackPolicy,
+    /// How long searching rides must outnumber available drivers in a cell
+    /// before `high_demand`, and the least time between two alerts of a cell, in seconds.
+    pub demand_window_s: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("region_res", &self.region_res)
             .field("heartbeat_s", &self.heartbeat_s)
             .field("callbacks", &self.callbacks)
+            .field("demand_window_s", &self.demand_window_s)
             .finish()
     }
 }
@@ -62,11 +67,22 @@ impl Config {
             region_res: number(&lookup, "REGION_RES", 5.0, 0.0, 15.0)? as u8,
             heartbeat_s: whole(&lookup, "HEARTBEAT_S", DEFAULT_HEARTBEAT_S, 1, 3600)?,
             callbacks: callback_policy(&lookup)?,
+            demand_window_s: whole(&lookup, "DEMAND_WINDOW_S", 60, 1, 3600)?,
         })
     }
 }
 
 impl Config {
+    /// A region's settings, in the core's units.
+    pub fn region(&self) -> RegionSettings {
+        RegionSettings {
+            region_res: self.region_res,
+            heartbeat_s: self.heartbeat_s,
+            radius_km: self.dispatch_radius_km,
+            demand_window_ms: i64::from(self.demand_window_s) * 1000,
+        }
+    }
+
     /// The dispatch rules' settings, in the core's units.
     pub fn dispatch(&self) -> DispatchSettings {
         DispatchSettings {
@@ -147,6 +163,8 @@ mod tests {
         assert_eq!((config.offer_batch, config.offer_timeout_s, config.max_rounds), (5, 20, 3));
         assert_eq!((config.lock_ttl_s, config.region_res), (5, 5));
         assert_eq!(config.heartbeat_s, 30);
+        assert_eq!(config.demand_window_s, 60);
+        assert_eq!(config.region().demand_window_ms, 60_000);
     }
 
     #[test]

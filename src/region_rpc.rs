@@ -13,6 +13,7 @@ use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
+use crate::core::late_driver::RideWatch;
 use crate::do_call::{DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
@@ -47,6 +48,8 @@ crate::do_calls! {
         /// The Driver DO's answer to a new socket's attach, handed back by
         /// the region's own call once its socket was accepted.
         Attached = "/attached", AttachedBody => Done;
+        /// A searching ride near the region: what to watch for late drivers (or stop).
+        Watch = "/watch", RideWatch => Done;
     }
 }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{Env, Response};
 
+use crate::core::dispatch::RoundCandidate;
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
 use crate::core::protocol::{AcceptFailure, RideStep};
@@ -50,6 +51,8 @@ crate::do_calls! {
         Viewing = "/viewing", SetViewing => Done;
         /// A Driver DO asks whether the ride recorded its driver (a claim to reconcile).
         Holder = "/holder", HolderQuery => HolderAnswer;
+        /// A region found a driver offerable near the pickup while the ride searches.
+        LateDriver = "/late-driver", LateDriverBody => Done;
     }
 }
 
@@ -138,6 +141,13 @@ pub struct SetViewing {
     pub driver_id: String,
     /// True for `view_ride`, false for `stop_viewing`.
     pub viewing: bool,
+}
+
+/// Body of [`RideCall::LateDriver`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LateDriverBody {
+    /// The driver, where it is, and the region that found it.
+    pub candidate: RoundCandidate,
 }
 
 /// Body of [`RideCall::Holder`].

@@ -117,6 +117,9 @@ pub enum Effect {
     WakeAt(i64),
     /// Start the next round now (every driver of this one declined).
     StartNextRound,
+    /// Tell the regions around the pickup what to watch for (a round
+    /// started), or that the ride stopped searching (`until` 0).
+    Watch(super::late_driver::RideWatch),
 }
 
 impl RideRecord {

@@ -41,7 +41,7 @@ pub struct RegionDo {
 }
 
 fn settings() -> RegionSettings {
-    RegionSettings { region_res: 5, heartbeat_s: 30 }
+    RegionSettings { region_res: 5, heartbeat_s: 30, radius_km: 10.0, demand_window_ms: 60_000 }
 }
 
 impl RegionDo {
@@ -93,6 +93,10 @@ impl RegionDo {
                 | RegionEffect::StoreCell(_)
                 | RegionEffect::Report { .. }
                 | RegionEffect::PurgeReports { .. }
+                | RegionEffect::StoreDemand(_)
+                | RegionEffect::StoreWatch(_)
+                | RegionEffect::ForgetWatch(_)
+                | RegionEffect::OfferLate { .. }
                 | RegionEffect::WakeAt(_) => {}
             }
         }
