@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use ridewire::core::commitments::{AttachAnswer, ClaimAnswer, RideFrame};
 use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::driver_index::Candidate;
+use ridewire::core::late_driver::RideWatch;
 use ridewire::core::region::{Delivery, DriverDelivery};
 use ridewire::core::ride_input::RideInput;
 
@@ -75,6 +76,8 @@ pub enum Request {
     },
     /// Driver DO → region.
     DriverFrames(DriverDelivery),
+    /// Ride → region: what to watch for late drivers (nobody awaits the answer).
+    Watch(RideWatch),
 }
 
 /// A successful answer.
