@@ -22,6 +22,9 @@ use crate::core::ride::RideStatus;
 /// The demand window when none is configured: a minute, in ms.
 pub const DEFAULT_DEMAND_WINDOW_MS: i64 = 60_000;
 
+/// Searching rides per finer cell: the cell's centre and how many.
+pub(super) type SearchingCells = BTreeMap<String, (LatLng, u32)>;
+
 /// One cell's demand clocks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellDemand {
@@ -41,20 +44,25 @@ impl Region {
     /// alerts the cells due, wakes for the next that may fall due, and
     /// stores the clocks when they changed.
     pub(super) fn check_demand(&mut self, now: i64, fx: &mut Vec<RegionEffect>) {
-        if self.demand.is_empty() && !self.rides.values().any(|r| r.status == RideStatus::Searching) {
+        let searching = match self.searching_cells.take() {
+            Some(cells) => cells,
+            None => self.searching_by_cell(),
+        };
+        if self.demand.is_empty() && searching.is_empty() {
+            self.searching_cells = Some(searching);
             return;
         }
         let window = self.settings.demand_window_ms;
-        let before = self.demand.clone();
-        let searching = self.searching_by_cell();
+        let mut changed = false;
         let mut wake: Option<i64> = None;
         for (cell, (center, rides)) in &searching {
             let available = self.available_near(*center, self.settings.radius_km, *rides as usize) as u32;
             let state = self.demand.entry(cell.clone()).or_default();
             if available >= *rides {
-                state.over_since = None;
+                changed |= state.over_since.take().is_some();
                 continue;
             }
+            changed |= state.over_since.is_none();
             let since = *state.over_since.get_or_insert(now);
             let due = (since + window).max(state.alerted_at.map_or(i64::MIN, |at| at + window));
             if now < due {
@@ -62,28 +70,33 @@ impl Region {
                 continue;
             }
             state.alerted_at = Some(now);
+            changed = true;
             // While the pile-up lasts, the next window alerts again.
             wake = Some(wake.map_or(now + window, |w| w.min(now + window)));
             let alert = DemandAlert { cell: cell.clone(), center: *center, searching: *rides, available };
             self.alert(alert, fx);
         }
         // Cells without searching rides stop their clock; a recent alert is kept (once a window).
+        let cells_before = self.demand.len();
         self.demand.retain(|cell, state| {
-            if !searching.contains_key(cell) {
-                state.over_since = None;
+            if !searching.contains_key(cell) && state.over_since.take().is_some() {
+                changed = true;
             }
             state.over_since.is_some() || state.alerted_at.is_some_and(|at| at + window > now)
         });
+        changed |= self.demand.len() != cells_before;
+        self.searching_cells = Some(searching);
         if let Some(at) = wake {
             fx.push(RegionEffect::WakeAt(at));
         }
-        if self.demand != before {
+        if changed {
             fx.push(RegionEffect::StoreDemand(self.demand.clone()));
         }
     }
 
-    /// The searching rides of the region, counted per finer cell, with the cell's centre.
-    fn searching_by_cell(&self) -> BTreeMap<String, (LatLng, u32)> {
+    /// The searching rides of the region, counted per finer cell, with the
+    /// cell's centre (kept until the region's rides change).
+    pub(super) fn searching_by_cell(&self) -> SearchingCells {
         let res = (self.settings.region_res + 1).min(15);
         let mut cells: BTreeMap<String, (LatLng, u32)> = BTreeMap::new();
         for ride in self.rides.values().filter(|r| r.status == RideStatus::Searching) {

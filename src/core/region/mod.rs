@@ -146,6 +146,8 @@ pub struct Region {
     watches: BTreeMap<String, watches::Watched>,
     /// Demand clocks per finer cell with searching rides (or a recent alert).
     demand: BTreeMap<String, CellDemand>,
+    /// The searching rides per finer cell (None: to count again, the rides changed).
+    searching_cells: Option<demand::SearchingCells>,
 }
 
 impl Region {
@@ -165,6 +167,7 @@ impl Region {
             renew_at: None,
             watches: BTreeMap::new(),
             demand: BTreeMap::new(),
+            searching_cells: None,
         }
     }
 
