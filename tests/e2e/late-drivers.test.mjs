@@ -84,3 +84,23 @@ test('a driver who becomes available near a waiting ride is offered it at once; 
   await sleep(500);
   assert.equal(resting.received('ride_offer').filter((f) => f.ride.id === ride.id).length, 1);
 });
+
+test('a driver freed when its ride is completed is offered a ride that waited meanwhile, at once', async () => {
+  const pickup = { lat: -28.7282, lng: 24.7499 }; // Kimberley
+  const driver = await connectDriver('late-3', offset(pickup, 1, 180));
+  const first = await api(worker, 'POST', '/v1/rides', { token: token('passenger', 'pax-late-3a'), body: { pickup, dropoff: offset(pickup, 5, 0) } });
+  assert.equal(first.status, 201, first.text);
+  await driver.next((f) => f.type === 'ride_offer' && f.ride.id === first.body.id);
+  const won = await api(worker, 'POST', `/v1/rides/${first.body.id}/accept`, { token: token('driver', 'late-3') });
+  assert.equal(won.status, 200, won.text);
+  await driver.next('ride_assigned');
+
+  // A second ride nearby finds nobody: its only driver is busy.
+  const { ride: second } = await waitingRide('pax-late-3b', pickup);
+  for (const step of ['arrived', 'start', 'complete']) {
+    const res = await api(worker, 'POST', `/v1/rides/${first.body.id}/${step}`, { token: token('driver', 'late-3') });
+    assert.equal(res.status, 200, `${step}: ${res.text}`);
+  }
+  const offer = await driver.next((f) => f.type === 'ride_offer' && f.ride.id === second.id, 10_000);
+  assert.ok(offer.expires_at > Date.now() + 60_000, 'in the round that was waiting, not a later one');
+});

@@ -12,13 +12,16 @@
 //!
 //! What must survive hibernation lives in each driver socket's attachment
 //! ([`DriverFacts`], saved by [`RegionEffect::SaveFacts`]) and in storage
-//! (the cell and the rides); [`Region::rebuild`] makes the core again from
+//! (the cell, the rides, the watches, the demand clocks); [`Region::rebuild`]
+//! (with `restore_watches`, `restore_demand`) makes the core again from
 //! them after a wake-up.
 //!
 //! - [`drivers`]: sockets opening and going, the attach answer, location,
 //!   availability, hand-off, the heartbeat;
 //! - [`commands`]: a driver's commands for a ride and the ride's answers;
 //! - [`feed`]: deliveries, queries, dispatch sockets and rides, stats;
+//! - [`watches`]: searching rides near the cell, and the late drivers reported to them;
+//! - [`demand`]: searching rides against available drivers per finer cell, `high_demand`;
 //! - [`messages`]: the inputs and effects; [`wire`]: the calls' bodies.
 
 mod commands;
