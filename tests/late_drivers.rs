@@ -135,3 +135,13 @@ fn a_ride_that_stops_searching_tells_the_regions_to_stop_watching() {
     assert_eq!(watch.len(), 1);
     assert!(watch[0].ended());
 }
+
+#[test]
+fn when_every_driver_of_the_round_late_ones_included_declined_the_next_round_starts_at_once() {
+    let mut record = with_round_one(&["d1"]);
+    record.offer_late(late("late", 300.0), &settings(), T0 + 1_000);
+    let out = record.handle(RideInput::Decline { driver_id: "d1".into() }, &settings(), T0 + 2_000);
+    assert!(record.round_query.is_none(), "the late driver still holds the round: {out:?}");
+    record.handle(RideInput::Decline { driver_id: "late".into() }, &settings(), T0 + 3_000);
+    assert_eq!(record.round_query.map(|q| q.round), Some(2), "every driver of round 1 declined");
+}
