@@ -12,7 +12,7 @@ mod ride_accept;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_sockets;
-mod ride_watch;
+mod search_watch;
 mod socket_pipeline;
 mod socket_reply;
 mod token_expiry;

@@ -17,7 +17,7 @@ use super::now_ms;
 use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
 use super::socket_pipeline as pipeline;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
-use crate::core::late_driver::RideWatch;
+use crate::core::late_driver::SearchWatch;
 use crate::core::protocol::SnapshotRide;
 use crate::core::region::{
     CellDemand, Heard, Region, RegionAnswer, RegionInput, RegionSettings, DEFAULT_DEMAND_WINDOW_MS,
@@ -33,7 +33,7 @@ pub const RIDE_PREFIX: &str = "ride:";
 /// Storage key of the demand clocks per cell.
 pub const DEMAND_KEY: &str = "demand";
 /// Storage key prefix of the searching rides the region watches for late drivers.
-pub const WATCH_PREFIX: &str = "watch:";
+pub const WATCH_PREFIX: &str = "search-watch:";
 /// `REGION_RES` when the config cannot be read (its default).
 const DEFAULT_REGION_RES: u8 = 5;
 /// `DISPATCH_RADIUS_KM` when the config cannot be read (its default).
@@ -225,7 +225,7 @@ impl RegionDo {
         let mut watches = Vec::new();
         for value in storage.list_with_options(ListOptions::new().prefix(WATCH_PREFIX)).await?.values() {
             if let Some(json) = value.map_err(worker::Error::from)?.as_string() {
-                watches.push(serde_json::from_slice::<RideWatch>(json.as_bytes())?);
+                watches.push(serde_json::from_slice::<SearchWatch>(json.as_bytes())?);
             }
         }
         let mut region = Region::rebuild(self.settings(), cell, rides, drivers, dispatchers);

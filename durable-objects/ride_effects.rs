@@ -62,7 +62,7 @@ impl<'a> EffectRunner<'a> {
     /// to its Driver DO.
     pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
         let owed = self.number_driver_frames(&effects)?;
-        let watches = super::ride_watch::watches_of(&effects);
+        let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
         let record_json = serde_json::to_string(&record)?;
@@ -137,7 +137,7 @@ impl<'a> EffectRunner<'a> {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
         self.hand_over_later(!owed_nothing || self.ride.drivers_owed.get(), self.write_d1);
-        super::ride_watch::watch_later(self.ride, watches);
+        super::search_watch::watch_later(self.ride, watches);
         Ok(())
     }
 

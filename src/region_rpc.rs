@@ -13,7 +13,7 @@ use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
-use crate::core::late_driver::RideWatch;
+use crate::core::late_driver::SearchWatch;
 use crate::do_call::{DoCall, Done};
 use crate::do_http;
 use crate::error::AppError;
@@ -49,7 +49,7 @@ crate::do_calls! {
         /// the region's own call once its socket was accepted.
         Attached = "/attached", AttachedBody => Done;
         /// A searching ride near the region: what to watch for late drivers (or stop).
-        Watch = "/watch", RideWatch => Done;
+        Watch = "/watch-search", SearchWatch => Done;
     }
 }
 

@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use ridewire::core::dispatch::{DispatchSettings, Effect, RoundCandidate};
 use ridewire::core::identity::{Caller, Role};
-use ridewire::core::late_driver::RideWatch;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::protocol::{DriverOutbound, PassengerEvent};
 use ridewire::core::ride::{RideRecord, RideStatus};
 use ridewire::core::ride_input::RideInput;
@@ -33,7 +33,7 @@ fn waiting_ride() -> RideRecord {
     record
 }
 
-fn watches(effects: &[Effect]) -> Vec<RideWatch> {
+fn watches(effects: &[Effect]) -> Vec<SearchWatch> {
     effects
         .iter()
         .filter_map(|e| match e {

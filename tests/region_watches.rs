@@ -9,13 +9,13 @@ mod region_fixtures;
 use region_fixtures::*;
 use ridewire::core::dispatch::RoundCandidate;
 use ridewire::core::geo::LatLng;
-use ridewire::core::late_driver::RideWatch;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::region::{DeliverBatch, Delivery, Region, RegionEffect, RegionInput};
 
 const RIDE: &str = "ride_0123456789abcdef0123456789abcdef";
 
-fn watch(until: i64, exclude: &[&str]) -> RideWatch {
-    RideWatch {
+fn watch(until: i64, exclude: &[&str]) -> SearchWatch {
+    SearchWatch {
         ride_id: RIDE.into(),
         at: HERE,
         radius_km: 10.0,
@@ -24,7 +24,7 @@ fn watch(until: i64, exclude: &[&str]) -> RideWatch {
     }
 }
 
-fn watched(region: &mut Region, w: RideWatch, now: i64) -> Vec<RegionEffect> {
+fn watched(region: &mut Region, w: SearchWatch, now: i64) -> Vec<RegionEffect> {
     region.handle(RegionInput::Watch(w), now)
 }
 
@@ -80,7 +80,7 @@ fn a_driver_who_becomes_available_is_reported() {
 fn a_driver_moving_into_the_radius_is_reported_and_one_outside_is_not() {
     let mut region = region();
     online(&mut region, "s1", "d1", east(4.0), T0);
-    watched(&mut region, RideWatch { radius_km: 2.0, ..watch(T0 + 20_000, &[]) }, T0 + 1);
+    watched(&mut region, SearchWatch { radius_km: 2.0, ..watch(T0 + 20_000, &[]) }, T0 + 1);
     let fx = message(&mut region, "s1", &location(east(3.0)), T0 + 2);
     assert!(reported(&fx).is_empty(), "3 km from the pickup, beyond the radius");
     let fx = message(&mut region, "s1", &location(east(1.5)), T0 + 3);

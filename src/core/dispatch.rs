@@ -119,7 +119,7 @@ pub enum Effect {
     StartNextRound,
     /// Tell the regions around the pickup what to watch for (a round
     /// started), or that the ride stopped searching (`until` 0).
-    Watch(super::late_driver::RideWatch),
+    Watch(super::late_driver::SearchWatch),
 }
 
 impl RideRecord {

@@ -1,7 +1,7 @@
 //! Late drivers: a driver who comes online, becomes available (or is freed)
 //! or moves within the dispatch radius of a searching ride is offered it at
 //! once, within the current round, not at the next. The ride tells the
-//! regions around its pickup what to watch for ([`RideWatch`], sent with
+//! regions around its pickup what to watch for ([`SearchWatch`], sent with
 //! every round and again, ended, when the ride stops searching); a region
 //! whose driver becomes offerable near a watched ride asks the ride
 //! ([`RideRecord::offer_late`]), which checks it against the round and
@@ -16,7 +16,7 @@ use super::ride::{RideRecord, RideStatus};
 
 /// What a region watches for a searching ride.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RideWatch {
+pub struct SearchWatch {
     /// The ride.
     pub ride_id: String,
     /// Its pickup.
@@ -29,7 +29,7 @@ pub struct RideWatch {
     pub exclude: Vec<String>,
 }
 
-impl RideWatch {
+impl SearchWatch {
     /// Whether this watch ends the ride's watch rather than renews it.
     pub fn ended(&self) -> bool {
         self.until == 0
@@ -39,9 +39,9 @@ impl RideWatch {
 impl RideRecord {
     /// The watch of the current round (`until` its end), or the end of the
     /// watch once the ride left `searching`.
-    pub fn watch(&self, settings: &DispatchSettings) -> RideWatch {
+    pub fn watch(&self, settings: &DispatchSettings) -> SearchWatch {
         let searching = self.ride.status == RideStatus::Searching;
-        RideWatch {
+        SearchWatch {
             ride_id: self.ride.id.clone(),
             at: LatLng { lat: self.ride.pickup.lat, lng: self.ride.pickup.lng },
             radius_km: settings.radius_km,

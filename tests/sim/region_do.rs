@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use ridewire::core::geo::LatLng;
 use ridewire::core::identity::Role;
-use ridewire::core::late_driver::RideWatch;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::protocol::{DriverInbound, SnapshotRide};
 use ridewire::core::region::{
     DeliverBatch, DriverCallOut, DriverFacts, DriverLookup, Region, RegionAnswer, RegionEffect, RegionInput,
@@ -37,7 +37,7 @@ pub struct RegionDo {
     /// Storage: the region's rides (for the dispatch snapshot).
     rides: BTreeMap<String, SnapshotRide>,
     /// Storage: the searching rides watched for late drivers.
-    watches: BTreeMap<String, RideWatch>,
+    watches: BTreeMap<String, SearchWatch>,
     /// Memory: the core.
     core: Option<Region>,
     /// Memory: attaches out to Driver DOs, by call.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use ridewire::core::commitments::{AttachAnswer, ClaimAnswer, RideFrame};
 use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::driver_index::Candidate;
-use ridewire::core::late_driver::RideWatch;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::region::{Delivery, DriverDelivery};
 use ridewire::core::ride_input::RideInput;
 
@@ -77,7 +77,7 @@ pub enum Request {
     /// Driver DO → region.
     DriverFrames(DriverDelivery),
     /// Ride → region: what to watch for late drivers (nobody awaits the answer).
-    Watch(RideWatch),
+    Watch(SearchWatch),
 }
 
 /// A successful answer.

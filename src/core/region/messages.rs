@@ -12,7 +12,7 @@ use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::{CandidateQuery, RoundCandidate};
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
-use crate::core::late_driver::RideWatch;
+use crate::core::late_driver::SearchWatch;
 use crate::core::protocol::{DriverInbound, SnapshotRide};
 use crate::core::stats::{RegionFigures, ReportLease};
 
@@ -98,7 +98,7 @@ pub enum RegionInput {
     /// One driver's live state.
     Driver(DriverLookup),
     /// A searching ride near the cell: what to watch for (or stop watching).
-    Watch(RideWatch),
+    Watch(SearchWatch),
     /// The alarm rang: when each driver socket was last heard.
     Tick {
         /// Per driver socket.
@@ -209,7 +209,7 @@ pub enum RegionEffect {
     /// Keep the demand clocks in storage.
     StoreDemand(BTreeMap<String, CellDemand>),
     /// Keep a ride's watch in storage.
-    StoreWatch(RideWatch),
+    StoreWatch(SearchWatch),
     /// Forget a ride's watch.
     ForgetWatch(String),
     /// Tell a watched ride of a driver that became offerable near its

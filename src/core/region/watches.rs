@@ -13,17 +13,17 @@ use super::{Region, RegionEffect};
 use crate::core::dispatch::RoundCandidate;
 use crate::core::driver_index::Candidate;
 use crate::core::geo::distance_m;
-use crate::core::late_driver::RideWatch;
+use crate::core::late_driver::SearchWatch;
 
 /// A watched ride and the drivers already reported to it (or offered it).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Watched {
-    watch: RideWatch,
+    watch: SearchWatch,
     asked: BTreeSet<String>,
 }
 
 impl Watched {
-    fn of(watch: RideWatch) -> Watched {
+    fn of(watch: SearchWatch) -> Watched {
         let asked = watch.exclude.iter().cloned().collect();
         Watched { watch, asked }
     }
@@ -32,7 +32,7 @@ impl Watched {
 impl Region {
     /// A ride's watch: kept (replacing its previous round's), or forgotten
     /// once the ride stopped searching or its round is over.
-    pub(super) fn watch(&mut self, watch: RideWatch, now: i64, fx: &mut Vec<RegionEffect>) {
+    pub(super) fn watch(&mut self, watch: SearchWatch, now: i64, fx: &mut Vec<RegionEffect>) {
         if watch.ended() || watch.until <= now {
             if self.watches.remove(&watch.ride_id).is_some() {
                 fx.push(RegionEffect::ForgetWatch(watch.ride_id));
@@ -44,7 +44,7 @@ impl Region {
     }
 
     /// The watches kept in storage, after a wake-up.
-    pub fn restore_watches(&mut self, watches: Vec<RideWatch>) {
+    pub fn restore_watches(&mut self, watches: Vec<SearchWatch>) {
         for watch in watches {
             self.watches.insert(watch.ride_id.clone(), Watched::of(watch));
         }

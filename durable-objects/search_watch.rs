@@ -8,12 +8,12 @@ use futures::future::join_all;
 
 use super::ride::RideDo;
 use crate::core::dispatch::Effect;
-use crate::core::late_driver::RideWatch;
+use crate::core::late_driver::SearchWatch;
 use crate::core::region_cells::regions_within;
 use crate::region_rpc;
 
 /// The watches among `effects`.
-pub fn watches_of(effects: &[Effect]) -> Vec<RideWatch> {
+pub fn watches_of(effects: &[Effect]) -> Vec<SearchWatch> {
     effects
         .iter()
         .filter_map(|effect| match effect {
@@ -24,7 +24,7 @@ pub fn watches_of(effects: &[Effect]) -> Vec<RideWatch> {
 }
 
 /// Sends `watches` to the regions around the pickup once the caller has its answer.
-pub fn watch_later(ride: &RideDo, watches: Vec<RideWatch>) {
+pub fn watch_later(ride: &RideDo, watches: Vec<SearchWatch>) {
     if watches.is_empty() {
         return;
     }
