@@ -17,6 +17,7 @@ mod ride_proofs;
 mod ride_sockets;
 mod ride_watchers;
 mod ride_webhooks;
+mod search_watch;
 mod socket_frames;
 mod socket_memo;
 mod socket_pipeline;

@@ -6,6 +6,7 @@
 //! and in storage, and the core is rebuilt from them after a wake-up.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 
 use worker::{
@@ -19,9 +20,12 @@ use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
 use super::socket_memo::{heard_save_ms, SocketMemo};
 use super::socket_pipeline as pipeline;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::late_driver::SearchWatch;
 use crate::core::notifications::{Reached, SocketClass};
 use crate::core::protocol::SnapshotRide;
-use crate::core::region::{Heard, Region, RegionAnswer, RegionInput, RegionSettings};
+use crate::core::region::{
+    CellDemand, Heard, Region, RegionAnswer, RegionInput, RegionSettings, DEFAULT_DEMAND_WINDOW_MS,
+};
 use crate::do_call::DoCall;
 use crate::error::AppError;
 use crate::region_rpc::{calls, RegionCall};
@@ -30,8 +34,14 @@ use crate::region_rpc::{calls, RegionCall};
 pub const CELL_KEY: &str = "cell";
 /// Storage key prefix of the region's rides.
 pub const RIDE_PREFIX: &str = "ride:";
+/// Storage key of the demand clocks per cell.
+pub const DEMAND_KEY: &str = "demand";
+/// Storage key prefix of the searching rides the region watches for late drivers.
+pub const WATCH_PREFIX: &str = "search-watch:";
 /// `REGION_RES` when the config cannot be read (its default).
 const DEFAULT_REGION_RES: u8 = 5;
+/// `DISPATCH_RADIUS_KM` when the config cannot be read (its default).
+const DEFAULT_RADIUS_KM: f64 = 10.0;
 /// Rounds of answers fed back into the core per event, at most.
 const MAX_ROUNDS: usize = 4;
 
@@ -133,6 +143,10 @@ impl RegionDo {
                     + notify::<DispatcherKind>(state, SocketClass::Dispatcher, &notification);
                 return json(&Reached { sockets });
             }
+            RegionCall::Watch => {
+                self.run(RegionInput::Watch(decode::<calls::Watch>(&mut req).await?)).await?;
+                return json(&crate::do_call::Done {});
+            }
             RegionCall::Attached => {
                 let body = decode::<calls::Attached>(&mut req).await?;
                 self.run(RegionInput::Attached { socket_id: body.socket_id, answer: body.answer }).await?;
@@ -229,17 +243,33 @@ impl RegionDo {
             .into_iter()
             .map(|(_, socket)| socket.header.socket_id)
             .collect();
-        let region = Region::rebuild(self.settings(), cell, rides, drivers, dispatchers);
+        let mut watches = Vec::new();
+        for value in storage.list_with_options(ListOptions::new().prefix(WATCH_PREFIX)).await?.values() {
+            if let Some(json) = value.map_err(worker::Error::from)?.as_string() {
+                watches.push(serde_json::from_slice::<SearchWatch>(json.as_bytes())?);
+            }
+        }
+        let mut region = Region::rebuild(self.settings(), cell, rides, drivers, dispatchers);
+        region.restore_watches(watches);
+        let demand = storage.get::<String>(DEMAND_KEY).await?;
+        if let Some(json) = demand {
+            region.restore_demand(serde_json::from_slice::<BTreeMap<String, CellDemand>>(json.as_bytes())?);
+        }
         self.core.borrow_mut().get_or_insert(region);
         Ok(())
     }
 
     fn settings(&self) -> RegionSettings {
         match crate::api::config(&self.env) {
-            Ok(config) => RegionSettings { region_res: config.region_res, heartbeat_s: config.heartbeat_s },
+            Ok(config) => config.region(),
             Err(err) => {
                 worker::console_error!("config unreadable, region rules at their defaults: {err}");
-                RegionSettings { region_res: DEFAULT_REGION_RES, heartbeat_s: DEFAULT_HEARTBEAT_S }
+                RegionSettings {
+                    region_res: DEFAULT_REGION_RES,
+                    heartbeat_s: DEFAULT_HEARTBEAT_S,
+                    radius_km: DEFAULT_RADIUS_KM,
+                    demand_window_ms: DEFAULT_DEMAND_WINDOW_MS,
+                }
             }
         }
     }

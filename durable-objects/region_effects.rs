@@ -9,7 +9,7 @@
 use futures::future::{join, join_all};
 use worker::WebSocket;
 
-use super::region::{RegionDo, CELL_KEY, RIDE_PREFIX};
+use super::region::{RegionDo, CELL_KEY, DEMAND_KEY, RIDE_PREFIX, WATCH_PREFIX};
 use super::region_sockets::{DispatcherKind, DriverKind};
 use super::socket_pipeline::{self as pipeline, Attached, SocketKind};
 use super::socket_reply::{close, send_text};
@@ -61,7 +61,9 @@ impl RegionDo {
         let mut calls = Vec::new();
         for effect in later {
             match effect {
-                RegionEffect::CallDriver { .. } | RegionEffect::CallRide(_) => calls.push(effect),
+                RegionEffect::CallDriver { .. } | RegionEffect::CallRide(_) | RegionEffect::OfferLate { .. } => {
+                    calls.push(effect)
+                }
                 RegionEffect::Report { .. } | RegionEffect::PurgeReports { .. } => reports.push(effect),
                 _ => stored.push(effect),
             }
@@ -84,6 +86,19 @@ impl RegionDo {
                 },
                 RegionEffect::ForgetRide(ride_id) => {
                     storage.delete(&format!("{RIDE_PREFIX}{ride_id}")).await.map(|_| ()).map_err(AppError::from)
+                }
+                RegionEffect::StoreWatch(watch) => match serde_json::to_string(&watch) {
+                    Ok(json) => {
+                        storage.put(&format!("{WATCH_PREFIX}{}", watch.ride_id), json).await.map_err(AppError::from)
+                    }
+                    Err(err) => Err(err.into()),
+                },
+                RegionEffect::StoreDemand(demand) => match serde_json::to_string(&demand) {
+                    Ok(json) => storage.put(DEMAND_KEY, json).await.map_err(AppError::from),
+                    Err(err) => Err(err.into()),
+                },
+                RegionEffect::ForgetWatch(ride_id) => {
+                    storage.delete(&format!("{WATCH_PREFIX}{ride_id}")).await.map(|_| ()).map_err(AppError::from)
                 }
                 RegionEffect::WakeAt(at) => wake_by(self.state(), at).await,
                 _ => Ok(()),
@@ -127,6 +142,13 @@ impl RegionDo {
             RegionEffect::CallRide(call) => {
                 let answer = self.call_ride(&call).await;
                 Some(RegionInput::RideAnswered { call, answer })
+            }
+            RegionEffect::OfferLate { ride_id, candidate } => {
+                let late = ride_rpc::LateDriverBody { candidate };
+                if let Err(err) = ride_rpc::call::<calls::LateDriver>(self.env(), &ride_id, &late).await {
+                    worker::console_error!("a late driver could not be reported to ride {ride_id}: {err}");
+                }
+                None
             }
             _ => None,
         }

@@ -119,6 +119,11 @@ impl RideDo {
                 self.decide(RideInput::Viewing { driver_id: cmd.driver_id, viewing: cmd.viewing }).await?;
                 json(200, &Done {})
             }
+            RideCall::LateDriver => {
+                let late = decode::<calls::LateDriver>(&body)?;
+                self.decide(RideInput::LateDriver { candidate: late.candidate }).await?;
+                json(200, &Done {})
+            }
             RideCall::Holder => {
                 let query = decode::<calls::Holder>(&body)?;
                 let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));

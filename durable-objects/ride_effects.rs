@@ -62,6 +62,7 @@ impl<'a> EffectRunner<'a> {
     /// to its Driver DO.
     pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
         let owed = self.number_driver_frames(&effects)?;
+        let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
         let record_json = serde_json::to_string(&record)?;
@@ -146,6 +147,7 @@ impl<'a> EffectRunner<'a> {
         if hooked {
             super::ride_webhooks::send_later(self.ride);
         }
+        super::search_watch::watch_later(self.ride, watches);
         Ok(())
     }
 

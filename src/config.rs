@@ -4,6 +4,7 @@
 use crate::core::callback_url::CallbackPolicy;
 use crate::core::dispatch::DispatchSettings;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
+use crate::core::region::RegionSettings;
 use crate::core::webhooks::Schedule;
 use crate::core::Invalid;
 
@@ -34,6 +35,9 @@ pub struct Config {
     pub webhook_secret: Option<String>,
     /// The webhook retry schedule (`WEBHOOK_RETRY_SCALE`, `WEBHOOK_TIMEOUT_S`).
     pub webhooks: Schedule,
+    /// How long searching rides must outnumber available drivers in a cell
+    /// before `high_demand`, and the least time between two alerts of a cell, in seconds.
+    pub demand_window_s: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +54,7 @@ impl std::fmt::Debug for Config {
             .field("callbacks", &self.callbacks)
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
             .field("webhooks", &self.webhooks)
+            .field("demand_window_s", &self.demand_window_s)
             .finish()
     }
 }
@@ -75,11 +80,22 @@ impl Config {
                 scale: number(&lookup, "WEBHOOK_RETRY_SCALE", 1.0, 0.00001, 1.0)?,
                 answer_timeout_ms: i64::from(whole(&lookup, "WEBHOOK_TIMEOUT_S", 10, 1, 10)?) * 1000,
             },
+            demand_window_s: whole(&lookup, "DEMAND_WINDOW_S", 60, 1, 3600)?,
         })
     }
 }
 
 impl Config {
+    /// A region's settings, in the core's units.
+    pub fn region(&self) -> RegionSettings {
+        RegionSettings {
+            region_res: self.region_res,
+            heartbeat_s: self.heartbeat_s,
+            radius_km: self.dispatch_radius_km,
+            demand_window_ms: i64::from(self.demand_window_s) * 1000,
+        }
+    }
+
     /// The dispatch rules' settings, in the core's units.
     pub fn dispatch(&self) -> DispatchSettings {
         DispatchSettings {
@@ -160,6 +176,8 @@ mod tests {
         assert_eq!((config.offer_batch, config.offer_timeout_s, config.max_rounds), (5, 20, 3));
         assert_eq!((config.lock_ttl_s, config.region_res), (5, 5));
         assert_eq!(config.heartbeat_s, 30);
+        assert_eq!(config.demand_window_s, 60);
+        assert_eq!(config.region().demand_window_ms, 60_000);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::core::commitments::AttachAnswer;
 use crate::core::dispatch::CandidateQuery;
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
+use crate::core::late_driver::SearchWatch;
 use crate::core::notifications::{PlaceNotification, Reached};
 use crate::do_call::{DoCall, Done};
 use crate::do_http;
@@ -50,6 +51,8 @@ crate::do_calls! {
         Attached = "/attached", AttachedBody => Done;
         /// A notification for some of the region's sockets (`POST /v1/notifications`).
         Notify = "/notify", PlaceNotification => Reached;
+        /// A searching ride near the region: what to watch for late drivers (or stop).
+        Watch = "/watch-search", SearchWatch => Done;
     }
 }
 

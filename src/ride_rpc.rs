@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{Env, Response};
 
+use crate::core::dispatch::RoundCandidate;
 use crate::core::geo::LatLng;
 use crate::core::identity::Caller;
 use crate::core::notifications::{PlaceNotification, Reached};
@@ -72,6 +73,8 @@ crate::do_calls! {
         ConnectWatcher = "/connect/watcher", WatcherConnect => Done;
         /// A notification for some of the ride's sockets (`POST /v1/notifications`).
         Notify = "/notify", PlaceNotification => Reached;
+        /// A region found a driver offerable near the pickup while the ride searches.
+        LateDriver = "/late-driver", LateDriverBody => Done;
     }
 }
 
@@ -212,6 +215,13 @@ pub struct SetViewing {
     pub driver_id: String,
     /// True for `view_ride`, false for `stop_viewing`.
     pub viewing: bool,
+}
+
+/// Body of [`RideCall::LateDriver`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LateDriverBody {
+    /// The driver, where it is, and the region that found it.
+    pub candidate: RoundCandidate,
 }
 
 /// Body of [`RideCall::Holder`].

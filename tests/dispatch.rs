@@ -50,11 +50,30 @@ fn candidates_already_offered_are_never_offered_again() {
 }
 
 #[test]
-fn a_ride_with_no_candidate_expires_with_no_drivers() {
+fn a_round_that_finds_nobody_keeps_the_ride_searching_and_looks_again_after_the_timeout() {
     let mut record = new_ride();
     let effects = record.start_round(Vec::new(), &settings(), T0);
+    assert_eq!(record.ride.status, RideStatus::Searching);
+    assert_eq!(record.ride.offer_round, 1);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::Searching { round: 1, drivers_notified: 0 }]);
+    assert!(effects.contains(&Effect::WakeAt(T0 + 20_000)));
+    assert!(!record.round_timed_out(T0 + 19_999));
+    assert!(record.round_timed_out(T0 + 20_000));
+    assert!(record.candidate_query(&settings()).is_some(), "the next round asks again");
+}
+
+#[test]
+fn a_ride_that_finds_nobody_in_max_rounds_rounds_expires_with_no_drivers() {
+    let mut record = new_ride();
+    let s = settings();
+    for round in 0..3 {
+        record.start_round(Vec::new(), &s, T0 + round * 20_000);
+        assert_eq!(record.ride.status, RideStatus::Searching);
+    }
+    assert!(record.candidate_query(&s).is_none());
+    let effects = record.start_round(Vec::new(), &s, T0 + 60_000);
     assert_eq!(record.ride.status, RideStatus::Expired);
-    assert_eq!(passenger_events(&effects), [PassengerEvent::NoDrivers { rounds: 0 }]);
+    assert_eq!(passenger_events(&effects), [PassengerEvent::NoDrivers { rounds: 3 }]);
     assert_eq!(record.next_deadline(), None);
 }
 
@@ -161,8 +180,9 @@ fn a_driver_never_offered_the_ride_may_not_accept_it() {
 
 #[test]
 fn an_accept_after_the_ride_expired_is_ride_closed() {
+    let s = DispatchSettings { max_rounds: 1, ..settings() };
     let mut record = with_round_one(&["d1"]);
-    record.start_round(Vec::new(), &settings(), T0 + 20_000);
+    record.start_round(Vec::new(), &s, T0 + 20_000);
     assert_eq!(record.ride.status, RideStatus::Expired);
     assert_eq!(record.accept(profile("d1"), None, T0 + 20_001).unwrap_err(), AcceptFailure::RideClosed);
 }

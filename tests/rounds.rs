@@ -77,3 +77,16 @@ fn an_answer_after_the_ride_was_cancelled_offers_nobody() {
     assert!(record.round_answered(1, candidates(&["d1"]), true, &settings(), 5).is_empty());
     assert!(record.offers.is_empty());
 }
+
+#[test]
+fn a_retry_after_a_timed_out_round_waits_its_second() {
+    let mut record = searching_ride();
+    ask(&mut record, 0);
+    record.round_answered(1, Vec::new(), true, &settings(), 10);
+    let timeout = 10 + settings().offer_timeout_ms;
+    assert_eq!(ask(&mut record, timeout), 2);
+    record.round_answered(2, Vec::new(), false, &settings(), timeout + 5);
+    assert_eq!(record.next_deadline(), Some(timeout + 5 + ROUND_RETRY_MS), "not the past round's end");
+    assert!(!record.round_due(timeout + 6));
+    assert!(record.round_due(timeout + 5 + ROUND_RETRY_MS));
+}

@@ -78,6 +78,7 @@ fn two_thousand_cities_keep_every_promise() {
     assert!(failures.is_empty(), "{} seeds broke a promise:\n{}", failures.len(), failures.join("\n"));
     let stats = tally.stats;
     assert!(stats.completed > 0 && stats.cancelled > 0 && stats.expired > 0, "cities end rides every way: {stats:?}");
+    assert!(stats.late_reports > 0, "late drivers are offered waiting rides: {stats:?}");
 }
 
 #[test]

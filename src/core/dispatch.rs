@@ -117,6 +117,9 @@ pub enum Effect {
     WakeAt(i64),
     /// Start the next round now (every driver of this one declined).
     StartNextRound,
+    /// Tell the regions around the pickup what to watch for (a round
+    /// started), or that the ride stopped searching (`until` 0).
+    Watch(super::late_driver::SearchWatch),
 }
 
 impl RideRecord {
@@ -160,10 +163,11 @@ impl RideRecord {
     }
 
     /// Starts the next round with the merged, nearest-first candidates (the
-    /// regions' answers to [`Self::candidate_query`]); with none left, or
-    /// past the last round, the ride expires. When `candidate_query` is None
-    /// the shell calls this with no candidates, so a timed-out last round
-    /// expires the ride.
+    /// regions' answers to [`Self::candidate_query`]). A round that finds
+    /// nobody still counts: the ride keeps searching (`drivers_notified: 0`)
+    /// and looks again when it times out. Past the last round the ride
+    /// expires: when `candidate_query` is None the shell calls this with no
+    /// candidates, so a timed-out last round expires the ride.
     pub fn start_round(
         &mut self,
         candidates: Vec<RoundCandidate>,
@@ -178,7 +182,7 @@ impl RideRecord {
             .filter(|c| self.offer_of(&c.candidate.driver_id).is_none())
             .take(settings.offer_batch as usize)
             .collect();
-        if fresh.is_empty() || self.ride.offer_round >= settings.max_rounds {
+        if self.ride.offer_round >= settings.max_rounds {
             return self.expire(now_ms);
         }
         self.ride.offer_round += 1;

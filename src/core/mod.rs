@@ -18,6 +18,7 @@ pub mod heartbeat;
 pub mod identity;
 pub mod ids;
 pub mod invalid;
+pub mod late_driver;
 pub mod lifecycle;
 pub mod matching;
 pub mod money;

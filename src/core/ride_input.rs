@@ -9,7 +9,7 @@ use super::dispatch::{AcceptLock, CandidateQuery, ClaimResult, DispatchSettings,
 use super::identity::Caller;
 use super::lifecycle::StepError;
 use super::protocol::{AcceptFailure, RideStep};
-use super::ride::{AssignedDriver, RideRecord};
+use super::ride::{AssignedDriver, RideRecord, RideStatus};
 use super::rounds::RoundStep;
 use super::step_evidence::StepEvidence;
 
@@ -36,6 +36,8 @@ pub enum RideInput {
     Step { driver_id: String, step: RideStep, evidence: StepEvidence, req_id: Option<String> },
     /// An offered driver starts or stops viewing.
     Viewing { driver_id: String, viewing: bool },
+    /// A driver a region found offerable near the pickup while the ride searches.
+    LateDriver { candidate: RoundCandidate },
     /// The alarm rang.
     Tick,
 }
@@ -90,9 +92,21 @@ impl RideOutput {
 }
 
 impl RideRecord {
-    /// Decides one input at `now_ms`.
+    /// Decides one input at `now_ms`. A round that started tells the
+    /// regions what to watch for; a ride that stopped searching, to stop.
     pub fn handle(&mut self, input: RideInput, settings: &DispatchSettings, now_ms: i64) -> RideOutput {
+        let (was_searching, round_end) = (self.ride.status == RideStatus::Searching, self.round_expires_at);
+        let mut output = self.decide(input, settings, now_ms);
+        let searching = self.ride.status == RideStatus::Searching;
+        if (was_searching && !searching) || (searching && self.round_expires_at != round_end) {
+            output.effects.push(Effect::Watch(self.watch(settings)));
+        }
+        output
+    }
+
+    fn decide(&mut self, input: RideInput, settings: &DispatchSettings, now_ms: i64) -> RideOutput {
         match input {
+            RideInput::LateDriver { candidate } => RideOutput::done(self.offer_late(candidate, settings, now_ms)),
             RideInput::NextRound => self.round_step(settings, now_ms),
             RideInput::Tick if self.round_due(now_ms) => self.round_step(settings, now_ms),
             RideInput::Tick => RideOutput::done(Vec::new()),

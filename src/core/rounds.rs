@@ -74,6 +74,8 @@ impl RideRecord {
         if !fresh && !complete {
             let at = now_ms + ROUND_RETRY_MS;
             self.round_retry_at = Some(at);
+            // A round that timed out is no deadline any more: the retry is (else the alarm rings at once).
+            self.round_expires_at = self.round_expires_at.filter(|end| *end > now_ms);
             return vec![Effect::WakeAt(at)];
         }
         self.start_round(candidates, settings, now_ms)

@@ -69,7 +69,7 @@ test('a chunked 1 MiB body without Content-Length gets 413 payload_too_large', a
 
 test('a client over its ride-creation limit gets 429 with Retry-After while another client is served', async () => {
   const flooder = token('passenger', 'ab-flood');
-  const body = { pickup: { lat: -1.2921, lng: 36.8219 }, dropoff: { lat: -1.3, lng: 36.83 } }; // nobody near: rides expire at once
+  const body = { pickup: { lat: -1.2921, lng: 36.8219 }, dropoff: { lat: -1.3, lng: 36.83 } }; // nobody near: the rides wait
   const answers = await Promise.all(Array.from({ length: 35 }, () => api(worker, 'POST', '/v1/rides', { token: flooder, body })));
   const statuses = answers.map((a) => a.status);
   const limited = answers.filter((a) => a.status === 429);

@@ -4,7 +4,7 @@
 // ride, its offers, its round timer and the drivers' commitments must all still be there.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token } from './helpers.mjs';
+import { api, token, until } from './helpers.mjs';
 import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
@@ -68,12 +68,16 @@ describe('a restart in the middle of a round', () => {
     const resent = await d1again.next(offerOf(rideId));
     assert.equal(resent.expires_at, offered.expires_at);
 
-    // The round's timer survived: once it passes, the next round offers the next driver.
+    // A driver who connects now is offered the ride at once, in the current round (a late driver).
     const d2 = await driver('rs-2', offset(PICKUP, 1.5, 180));
     const second = await d2.next(offerOf(rideId), 10_000);
-    assert.ok(second.expires_at > offered.expires_at);
+    assert.equal(second.expires_at, offered.expires_at);
 
-    // The second driver wins at once (before the round can lapse); after another restart its active ride follows it.
+    // The round's timer survived: once it passes, round 2 starts (and finds nobody new).
+    const round2 = await until(async () => (await api(worker, 'GET', `/v1/rides/${rideId}`, { token: ops })).body, (r) => r.offer_round === 2, 10_000);
+    assert.deepEqual([round2.status, round2.offer_round], ['searching', 2]);
+
+    // The second driver wins (an offer of any round may be accepted); after another restart its active ride follows it.
     d2.send({ type: 'accept_ride', ride_id: rideId, req_id: 'acc' });
     await d2.next((f) => f.type === 'ride_assigned' && f.req_id === 'acc', 10_000);
     await d1again.next((f) => f.type === 'ride_taken' && f.ride_id === rideId);
@@ -84,8 +88,9 @@ describe('a restart in the middle of a round', () => {
     await pax.next('connected');
     await pax.next((f) => f.type === 'driver_assigned', 10_000);
     const events = pax.frames.filter((f) => typeof f.seq === 'number');
-    assert.deepEqual(events.map((f) => f.seq), [1, 2, 3, 4]);
-    assert.deepEqual(events.map((f) => f.type), ['ride_created', 'searching', 'searching', 'driver_assigned']);
+    assert.deepEqual(events.map((f) => f.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(events.map((f) => f.type), ['ride_created', 'searching', 'searching', 'searching', 'driver_assigned']);
+    assert.deepEqual(events.slice(1, 4).map((f) => [f.round, f.drivers_notified]), [[1, 1], [1, 2], [2, 0]]);
 
     await restart();
 

@@ -1,7 +1,8 @@
 // POST /v1/rides, GET /v1/rides/{id}, GET /v1/rides: creation through the ride's own Durable
 // Object (recorded in D1), validation, Idempotency-Key, role scoping and cursor pagination.
-// No driver is online in this file, so every ride expires at once with no_drivers
-// (dispatch with drivers is dispatch.test.mjs).
+// No driver is online in this file: every ride's first round finds nobody and the ride keeps
+// searching (OFFER_TIMEOUT_S is long here, so none expires during the file; expiry after
+// MAX_ROUNDS is rounds.test.mjs, dispatch with drivers dispatch.test.mjs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, startWorker, token } from './helpers.mjs';
@@ -10,7 +11,7 @@ let worker;
 // "listing rides" creates 32 rides for one passenger at once, over its 30 a minute
 // (tests/e2e/abuse.test.mjs checks that limit): this file runs with room for them.
 const RIDE_CREATION_LIMITER = { simple: { limit: 100, period: 60 } };
-before(async () => { worker = await startWorker({ ratelimits: { RIDE_CREATION_LIMITER } }); });
+before(async () => { worker = await startWorker({ vars: { OFFER_TIMEOUT_S: '600' }, ratelimits: { RIDE_CREATION_LIMITER } }); });
 after(() => worker?.close());
 
 const RIDE = {
@@ -44,20 +45,20 @@ async function d1Ride(id) {
 }
 
 describe('creating a ride', () => {
-  test('a passenger creates a ride whose identity comes from its token; with no driver online it expires at once', async () => {
+  test('a passenger creates a ride whose identity comes from its token; with no driver online it keeps searching', async () => {
     const res = await api(worker, 'POST', '/v1/rides', { token: token('passenger', 'pax-1', { name: 'Ann' }), body: RIDE });
     assert.equal(res.status, 201, res.text);
     const ride = res.body;
     assert.match(ride.id, /^ride_[0-9a-f]{32}$/);
     assert.equal(res.headers.get('location'), `/v1/rides/${ride.id}`);
-    assert.equal(ride.status, 'expired');
+    assert.equal(ride.status, 'searching');
     assert.equal(ride.product, 'taxi');
     assert.deepEqual(ride.pickup, { lat: -26.2041, lng: 28.0473, address: 'Park Station' });
     assert.deepEqual(ride.dropoff, { lat: -26.1076, lng: 28.0567, address: null });
     assert.deepEqual(ride.passenger, { id: 'pax-1', name: 'Ann' });
     assert.equal(ride.partner_id, null);
     assert.equal(ride.driver, null);
-    assert.equal(ride.offer_round, 0);
+    assert.equal(ride.offer_round, 1, 'its first round ran and found nobody');
     assert.ok(Math.abs(ride.created_at - Date.now()) < 60_000);
     for (const f of ['accepted_at', 'arrived_at', 'started_at', 'completed_at', 'cancelled_at', 'cancelled_by', 'cancel_reason', 'fare', 'distance_km']) {
       assert.equal(ride[f], null, f);
@@ -68,13 +69,13 @@ describe('creating a ride', () => {
   test('the ride reaches D1 with its creation event', async () => {
     const ride = await create('pax-d1');
     const row = await d1Ride(ride.id);
-    assert.equal(row.status, 'expired');
+    assert.equal(row.status, 'searching');
     assert.equal(row.passenger_id, 'pax-d1');
     assert.deepEqual(JSON.parse(row.data), ride);
     const events = await worker.db.prepare('SELECT seq, type, status FROM ride_events WHERE ride_id = ? ORDER BY seq').bind(ride.id).all();
     assert.deepEqual(events.results, [
       { seq: 1, type: 'ride_created', status: 'searching' },
-      { seq: 2, type: 'no_drivers', status: 'expired' },
+      { seq: 2, type: 'searching', status: 'searching' },
     ]);
   });
 
@@ -298,11 +299,11 @@ describe('listing rides', () => {
   });
 
   test('status filters the list', async () => {
-    const expired = await api(worker, 'GET', `/v1/rides?status=expired&limit=100`, { token: token('passenger', passenger) });
-    assert.equal(expired.body.rides.length, 32);
-    assert.ok(expired.body.rides.every((r) => r.status === 'expired'));
-    const searching = await api(worker, 'GET', '/v1/rides?status=searching', { token: token('passenger', passenger) });
-    assert.deepEqual(searching.body, { rides: [], next_cursor: null });
+    const searching = await api(worker, 'GET', `/v1/rides?status=searching&limit=100`, { token: token('passenger', passenger) });
+    assert.equal(searching.body.rides.length, 32);
+    assert.ok(searching.body.rides.every((r) => r.status === 'searching'));
+    const expired = await api(worker, 'GET', '/v1/rides?status=expired', { token: token('passenger', passenger) });
+    assert.deepEqual(expired.body, { rides: [], next_cursor: null });
     const completed = await api(worker, 'GET', '/v1/rides?status=completed', { token: token('passenger', passenger) });
     assert.deepEqual(completed.body, { rides: [], next_cursor: null });
   });

@@ -66,3 +66,22 @@ test('an unanswered ride moves round by round to the next drivers, then expires'
   assert.equal(accept.status, 410);
   assert.equal(accept.body.error.code, 'ride_closed');
 });
+
+test('a ride where no driver ever comes keeps searching round after round, then expires after MAX_ROUNDS rounds', async () => {
+  const nowhere = { lat: -29.8587, lng: 31.0218 }; // no driver within reach
+  const res = await api(worker, 'POST', '/v1/rides', {
+    token: token('passenger', 'pax-alone'),
+    body: { pickup: nowhere, dropoff: offset(nowhere, 5, 0) },
+  });
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.body.status, 'searching', 'a round that finds nobody does not end the search');
+  const pax = await Client.open(worker.wsUrl(`/v1/ws/rides/${res.body.id}?last_seq=0`), { token: token('passenger', 'pax-alone') });
+  await pax.next('connected');
+  const events = [await pax.next('ride_created'), await pax.next('searching'), await pax.next('searching', 8000), await pax.next('no_drivers', 8000)];
+  assert.deepEqual(events.map((e) => e.seq), [1, 2, 3, 4]);
+  assert.deepEqual(events.slice(1, 3).map((e) => [e.round, e.drivers_notified]), [[1, 0], [2, 0]]);
+  assert.equal(events[3].rounds, 2);
+  pax.close();
+  const ride = await api(worker, 'GET', `/v1/rides/${res.body.id}`, { token: token('passenger', 'pax-alone') });
+  assert.deepEqual([ride.body.status, ride.body.offer_round], ['expired', 2]);
+});

@@ -108,6 +108,6 @@ test('a ride socket for someone else\'s ride, or by a driver, is refused', async
   await assert.rejects(Client.open(url, { token: token('driver', 's1') }), (e) => e.status === 403);
   await assert.rejects(Client.open(`${url}?last_seq=abc`, { token: token('passenger', 'owner') }), (e) => e.status === 400);
   const ok = await Client.open(url, { token: token('dispatcher', 'ops') });
-  assert.equal((await ok.next('connected')).status, 'expired', 'no driver is online near this pickup');
+  assert.equal((await ok.next('connected')).status, 'searching', 'no driver is online near this pickup: it waits');
   ok.close();
 });

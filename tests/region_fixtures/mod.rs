@@ -16,7 +16,7 @@ pub const HERE: LatLng = LatLng { lat: -26.2041, lng: 28.0473 };
 pub const HEARTBEAT_S: u32 = 30;
 
 pub fn settings() -> RegionSettings {
-    RegionSettings { region_res: 5, heartbeat_s: HEARTBEAT_S }
+    RegionSettings { region_res: 5, heartbeat_s: HEARTBEAT_S, radius_km: 10.0, demand_window_ms: 60_000 }
 }
 
 pub fn cell() -> String {

@@ -41,6 +41,8 @@ pub struct Stats {
     pub past_driver_alarms: u64,
     /// Effects of a Driver DO's fifth round that were Deliver (decided, marked in flight, never sent).
     pub dropped_deliveries: u64,
+    /// Late drivers a region reported to a searching ride.
+    pub late_reports: u64,
 }
 
 impl Stats {
@@ -60,5 +62,6 @@ impl Stats {
         self.past_ride_alarms += other.past_ride_alarms;
         self.past_driver_alarms += other.past_driver_alarms;
         self.dropped_deliveries += other.dropped_deliveries;
+        self.late_reports += other.late_reports;
     }
 }

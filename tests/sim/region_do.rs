@@ -13,11 +13,13 @@ use std::collections::BTreeMap;
 
 use ridewire::core::geo::LatLng;
 use ridewire::core::identity::Role;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::protocol::{DriverInbound, SnapshotRide};
 use ridewire::core::region::{
     DeliverBatch, DriverCallOut, DriverFacts, DriverLookup, Region, RegionAnswer, RegionEffect, RegionInput,
     RegionSettings,
 };
+use ridewire::core::ride_input::RideInput;
 use ridewire::core::socket_rules::SocketHeader;
 
 use super::scheduler::{Addr, Answer, Call, CallId, Request, Response};
@@ -34,6 +36,8 @@ pub struct RegionDo {
     pub sockets: BTreeMap<String, (SocketHeader, DriverFacts)>,
     /// Storage: the region's rides (for the dispatch snapshot).
     rides: BTreeMap<String, SnapshotRide>,
+    /// Storage: the searching rides watched for late drivers.
+    watches: BTreeMap<String, SearchWatch>,
     /// Memory: the core.
     core: Option<Region>,
     /// Memory: attaches out to Driver DOs, by call.
@@ -41,7 +45,7 @@ pub struct RegionDo {
 }
 
 fn settings() -> RegionSettings {
-    RegionSettings { region_res: 5, heartbeat_s: 30 }
+    RegionSettings { region_res: 5, heartbeat_s: 30, radius_km: 10.0, demand_window_ms: 60_000 }
 }
 
 impl RegionDo {
@@ -52,6 +56,7 @@ impl RegionDo {
             name: super::region_name(index),
             sockets: BTreeMap::new(),
             rides: BTreeMap::new(),
+            watches: BTreeMap::new(),
             core: None,
             attaching: BTreeMap::new(),
         }
@@ -62,7 +67,9 @@ impl RegionDo {
         let core = self.core.get_or_insert_with(|| {
             let sockets = self.sockets.values().cloned().collect();
             let rides = self.rides.values().cloned().collect();
-            Region::rebuild(settings(), Some(self.name.clone()), rides, sockets, Vec::new())
+            let mut region = Region::rebuild(settings(), Some(self.name.clone()), rides, sockets, Vec::new());
+            region.restore_watches(self.watches.values().cloned().collect());
+            region
         });
         let effects = core.handle(input, net.sched.now);
         let mut answer = None;
@@ -85,6 +92,15 @@ impl RegionDo {
                 }
                 RegionEffect::StoreRide(ride) => drop(self.rides.insert(ride.id.clone(), ride)),
                 RegionEffect::ForgetRide(id) => drop(self.rides.remove(&id)),
+                RegionEffect::StoreWatch(watch) => drop(self.watches.insert(watch.ride_id.clone(), watch)),
+                RegionEffect::ForgetWatch(id) => drop(self.watches.remove(&id)),
+                // A late driver: the ride decides (nobody awaits the answer).
+                RegionEffect::OfferLate { ride_id, candidate } => {
+                    net.obs.stats.late_reports += 1;
+                    let ride = Addr::Ride(super::ride_index(&ride_id));
+                    let request = Request::Command(RideInput::LateDriver { candidate });
+                    net.sched.call(Addr::Region(self.index), ride, request);
+                }
                 RegionEffect::CallDriver { driver_id, call } => self.call_driver(&driver_id, call, net),
                 RegionEffect::Answer(a) => answer = Some(a),
                 // Commands from drivers go straight to rides here; no dispatch sockets, alarm or stats.
@@ -93,6 +109,7 @@ impl RegionDo {
                 | RegionEffect::StoreCell(_)
                 | RegionEffect::Report { .. }
                 | RegionEffect::PurgeReports { .. }
+                | RegionEffect::StoreDemand(_)
                 | RegionEffect::WakeAt(_) => {}
             }
         }
@@ -174,6 +191,10 @@ impl RegionDo {
     /// A call reaches the region; every one is answered at once.
     pub fn on_request(&mut self, call: Call, request: Request, net: &mut Net) {
         let input = match request {
+            Request::Watch(watch) => {
+                self.handle(RegionInput::Watch(watch), net);
+                return net.sched.answer(call, Ok(Response::Done));
+            }
             Request::Candidates(query) => RegionInput::Candidates(query),
             Request::Deliver { deliveries } => RegionInput::Deliver(DeliverBatch { deliveries, feed: Vec::new() }),
             Request::DriverFrames(delivery) => RegionInput::DriverFrames(delivery),

@@ -84,6 +84,12 @@ impl RideDo {
                 Effect::Publish(event) => published.push(event),
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
                 Effect::ReleaseDriver { driver_id, .. } => drop(net.obs.released.insert((self.index, driver_id))),
+                // search_watch.rs: after the answer, to every region (nobody awaits it).
+                Effect::Watch(watch) => {
+                    for r in 0..self.regions {
+                        net.sched.call(self.addr(), Addr::Region(r), Request::Watch(watch.clone()));
+                    }
+                }
                 Effect::ToDrivers { drivers, message: DriverOutbound::RideAssigned { .. }, .. } => {
                     net.obs.fresh_assignments.extend(drivers.into_iter().map(|d| (self.index, d.driver_id)));
                 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use ridewire::core::commitments::{AttachAnswer, ClaimAnswer, RideFrame};
 use ridewire::core::dispatch::CandidateQuery;
 use ridewire::core::driver_index::Candidate;
+use ridewire::core::late_driver::SearchWatch;
 use ridewire::core::region::{Delivery, DriverDelivery};
 use ridewire::core::ride_input::RideInput;
 
@@ -80,6 +81,8 @@ pub enum Request {
         id: String,
         frame: String,
     },
+    /// Ride → region: what to watch for late drivers (nobody awaits the answer).
+    Watch(SearchWatch),
 }
 
 /// A successful answer.

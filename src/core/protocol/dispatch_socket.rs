@@ -66,6 +66,20 @@ pub struct SnapshotRide {
     pub pickup: Place,
 }
 
+/// `high_demand`: more rides searching in `cell` than available drivers
+/// within the dispatch radius of it, for a whole demand window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemandAlert {
+    /// The H3 cell (one resolution finer than the region).
+    pub cell: String,
+    /// Its centre.
+    pub center: LatLng,
+    /// Rides searching with their pickup in it.
+    pub searching: u32,
+    /// Available drivers of the region within the dispatch radius of its centre.
+    pub available: u32,
+}
+
 /// A frame from the server on a dispatch socket.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -114,6 +128,8 @@ pub enum DispatchOutbound {
         /// Its new status.
         status: RideStatus,
     },
+    /// Searching rides pile up in a cell of the region.
+    HighDemand(DemandAlert),
     /// Answer to `ping`.
     Pong {
         /// The server's time.

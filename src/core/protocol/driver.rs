@@ -318,6 +318,8 @@ pub enum DriverOutbound {
         /// The path to reconnect to.
         reconnect: String,
     },
+    /// Rides wait for drivers near here.
+    HighDemand(super::DemandAlert),
     /// Answer to `ping`.
     Pong {
         /// The server's time.

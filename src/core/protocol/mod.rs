@@ -31,7 +31,7 @@ use super::ids::is_ride_id;
 use super::invalid::Invalid;
 use super::socket_rules::CLOSE_TOO_LARGE;
 
-pub use dispatch_socket::{DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
+pub use dispatch_socket::{DemandAlert, DispatchOutbound, DispatcherInbound, SnapshotDriver, SnapshotRide};
 pub use driver::{AcceptFailure, DriverInbound, DriverOutbound, OfferedRide, RideStep};
 pub use ride_socket::{PassengerEvent, PassengerInbound, RideOutbound, SequencedEvent};
 

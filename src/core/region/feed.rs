@@ -79,6 +79,7 @@ impl Region {
     /// A ride of the region was created or changed status: kept (until it
     /// is over) for the snapshot, and the dispatch sockets are told.
     fn ride_feed(&mut self, feed: RideFeed, fx: &mut Vec<RegionEffect>) {
+        self.searching_cells = None;
         if feed.status.is_final() {
             self.rides.remove(&feed.ride_id);
             fx.push(RegionEffect::ForgetRide(feed.ride_id.clone()));

@@ -2,14 +2,17 @@
 //! socket event, a call from another object, an answer, the alarm) and
 //! what it must do in return.
 
+use std::collections::BTreeMap;
+
 use super::{
-    DeliverBatch, Delivered, DriverDelivery, DriverFacts, DriverLookup, DriverSockets, NearbyDriver, NearbyQuery,
-    RideAnswer, RideCall,
+    CellDemand, DeliverBatch, Delivered, DriverDelivery, DriverFacts, DriverLookup, DriverSockets, NearbyDriver,
+    NearbyQuery, RideAnswer, RideCall,
 };
 use crate::core::commitments::AttachAnswer;
-use crate::core::dispatch::CandidateQuery;
+use crate::core::dispatch::{CandidateQuery, RoundCandidate};
 use crate::core::driver_index::{Candidate, IndexedDriver};
 use crate::core::geo::LatLng;
+use crate::core::late_driver::SearchWatch;
 use crate::core::protocol::{DriverInbound, SnapshotRide};
 use crate::core::stats::{RegionFigures, ReportLease};
 
@@ -94,6 +97,8 @@ pub enum RegionInput {
     Nearby(NearbyQuery),
     /// One driver's live state.
     Driver(DriverLookup),
+    /// A searching ride near the cell: what to watch for (or stop watching).
+    Watch(SearchWatch),
     /// The alarm rang: when each driver socket was last heard.
     Tick {
         /// Per driver socket.
@@ -200,6 +205,20 @@ pub enum RegionEffect {
     PurgeReports {
         /// The instant.
         before: i64,
+    },
+    /// Keep the demand clocks in storage.
+    StoreDemand(BTreeMap<String, CellDemand>),
+    /// Keep a ride's watch in storage.
+    StoreWatch(SearchWatch),
+    /// Forget a ride's watch.
+    ForgetWatch(String),
+    /// Tell a watched ride of a driver that became offerable near its
+    /// pickup (the ride decides whether to offer it the ride).
+    OfferLate {
+        /// The ride.
+        ride_id: String,
+        /// The driver, where it is, and this region.
+        candidate: RoundCandidate,
     },
     /// Make sure the alarm rings by then.
     WakeAt(i64),

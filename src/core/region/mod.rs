@@ -12,19 +12,24 @@
 //!
 //! What must survive hibernation lives in each driver socket's attachment
 //! ([`DriverFacts`], saved by [`RegionEffect::SaveFacts`]) and in storage
-//! (the cell and the rides); [`Region::rebuild`] makes the core again from
+//! (the cell, the rides, the watches, the demand clocks); [`Region::rebuild`]
+//! (with `restore_watches`, `restore_demand`) makes the core again from
 //! them after a wake-up.
 //!
 //! - [`drivers`]: sockets opening and going, the attach answer, location,
 //!   availability, hand-off, the heartbeat;
 //! - [`commands`]: a driver's commands for a ride and the ride's answers;
 //! - [`feed`]: deliveries, queries, dispatch sockets and rides, stats;
+//! - [`watches`]: searching rides near the cell, and the late drivers reported to them;
+//! - [`demand`]: searching rides against available drivers per finer cell, `high_demand`;
 //! - [`messages`]: the inputs and effects; [`wire`]: the calls' bodies.
 
 mod commands;
+mod demand;
 mod drivers;
 mod feed;
 mod messages;
+mod watches;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use commands::{RideAnswer, RideCall, RideCommand, MAX_VIEWED};
+pub use demand::{CellDemand, DEFAULT_DEMAND_WINDOW_MS};
 pub use drivers::LOCATION_SAVE_MS;
 pub use feed::REPORT_MIN_MS;
 pub use messages::{DriverCallOut, Heard, RegionAnswer, RegionEffect, RegionInput};
@@ -42,7 +48,7 @@ pub use wire::{
 use super::busy_mark::BusyMark;
 use super::driver_index::DriverIndex;
 use super::geo::LatLng;
-use super::protocol::SnapshotRide;
+use super::protocol::{DriverInbound, SnapshotRide};
 use super::socket_rules::SocketHeader;
 use super::stats::RegionFigures;
 
@@ -53,6 +59,11 @@ pub struct RegionSettings {
     pub region_res: u8,
     /// Seconds between a driver app's heartbeats (`HEARTBEAT_S`).
     pub heartbeat_s: u32,
+    /// The dispatch radius, in km (`DISPATCH_RADIUS_KM`).
+    pub radius_km: f64,
+    /// How long rides must outnumber drivers before `high_demand`, and the
+    /// least time between two alerts of a cell, in ms (`DEMAND_WINDOW_S`).
+    pub demand_window_ms: i64,
 }
 
 /// What a driver socket keeps in its attachment beside the socket header:
@@ -134,6 +145,12 @@ pub struct Region {
     report_due: Option<i64>,
     /// When the report is renewed, while it counts anything.
     renew_at: Option<i64>,
+    /// Searching rides near the cell, watched for late drivers.
+    watches: BTreeMap<String, watches::Watched>,
+    /// Demand clocks per finer cell with searching rides (or a recent alert).
+    demand: BTreeMap<String, CellDemand>,
+    /// The searching rides per finer cell (None: to count again, the rides changed).
+    searching_cells: Option<demand::SearchingCells>,
 }
 
 impl Region {
@@ -151,6 +168,9 @@ impl Region {
             reported_at: None,
             report_due: None,
             renew_at: None,
+            watches: BTreeMap::new(),
+            demand: BTreeMap::new(),
+            searching_cells: None,
         }
     }
 
@@ -185,7 +205,9 @@ impl Region {
     /// Decides what `input` at `now_ms` does.
     pub fn handle(&mut self, input: RegionInput, now_ms: i64) -> Vec<RegionEffect> {
         let mut fx = Vec::new();
+        let touched = if self.watches.is_empty() { Vec::new() } else { self.touched_drivers(&input) };
         match input {
+            RegionInput::Watch(watch) => self.watch(watch, now_ms, &mut fx),
             RegionInput::DriverOpened { socket_id, driver_id, name, location, cell, evicted } => {
                 self.remember_cell(cell, &mut fx);
                 let opened = drivers::Opened { socket_id, driver_id, name, location };
@@ -218,8 +240,13 @@ impl Region {
             RegionInput::Tick { heard } => {
                 self.check_heartbeats(&heard, now_ms, &mut fx);
                 self.renew_report(now_ms, &mut fx);
+                self.drop_lapsed_watches(now_ms, &mut fx);
             }
         }
+        for driver_id in touched {
+            self.offer_late(&driver_id, now_ms, &mut fx);
+        }
+        self.check_demand(now_ms, &mut fx);
         self.report_if_changed(now_ms, &mut fx);
         fx
     }
@@ -227,6 +254,25 @@ impl Region {
     /// Whether `socket_id` is a driver socket the region counts.
     pub fn has_driver_socket(&self, socket_id: &str) -> bool {
         self.owners.contains_key(socket_id)
+    }
+
+    /// The drivers `input` may make offerable or move (a late driver for a
+    /// watched ride): an attach answer, a position or availability, a busy mark.
+    fn touched_drivers(&self, input: &RegionInput) -> Vec<String> {
+        let owner = |socket_id: &str| self.owners.get(socket_id).cloned().into_iter().collect();
+        match input {
+            RegionInput::Attached { socket_id, .. } => owner(socket_id),
+            RegionInput::DriverMessage {
+                socket_id,
+                message: DriverInbound::LocationUpdate { .. } | DriverInbound::SetAvailable { .. },
+                ..
+            } => owner(socket_id),
+            RegionInput::DriverFrames(delivery) => vec![delivery.driver_id.clone()],
+            RegionInput::Deliver(batch) => {
+                batch.deliveries.iter().filter(|d| d.mark.is_some()).map(|d| d.driver_id.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn remember_cell(&mut self, cell: String, fx: &mut Vec<RegionEffect>) {

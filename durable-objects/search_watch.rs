@@ -1,0 +1,50 @@
+//! Late drivers' IO on the ride's side: each watch the core decided (a
+//! round started, or the ride stopped searching) goes to every region
+//! within the dispatch radius of the pickup, after the answer (nobody waits
+//! on it). A lost watch costs only speed: the next round's query still
+//! finds the driver, and a watch lapses by itself when its round ends.
+
+use futures::future::join_all;
+
+use super::ride::RideDo;
+use crate::core::dispatch::Effect;
+use crate::core::late_driver::SearchWatch;
+use crate::core::region_cells::regions_within;
+use crate::region_rpc;
+
+/// The watches among `effects`.
+pub fn watches_of(effects: &[Effect]) -> Vec<SearchWatch> {
+    effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Watch(watch) => Some(watch.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sends `watches` to the regions around the pickup once the caller has its answer.
+pub fn watch_later(ride: &RideDo, watches: Vec<SearchWatch>) {
+    if watches.is_empty() {
+        return;
+    }
+    let region_res = match ride.config() {
+        Ok(config) => config.region_res,
+        Err(err) => return worker::console_error!("no config to send a ride's watch: {err}"),
+    };
+    let env = ride.env().clone();
+    ride.state().wait_until(async move {
+        for watch in watches {
+            let cells = match regions_within(watch.at, watch.radius_km, region_res) {
+                Ok(cells) => cells,
+                Err(err) => return worker::console_error!("no regions for a ride's watch: {err}"),
+            };
+            let calls = cells.iter().map(|cell| region_rpc::ask::<region_rpc::calls::Watch>(&env, cell, &watch));
+            for (cell, answer) in cells.iter().zip(join_all(calls).await) {
+                if let Err(err) = answer {
+                    worker::console_error!("region {cell} did not take ride {}'s watch: {err}", watch.ride_id);
+                }
+            }
+        }
+    });
+}
