@@ -164,7 +164,10 @@ fn addressee(to: ToInput) -> Result<Addressee, Invalid> {
     }
     if let Some(user) = to.user {
         if user.is_empty() || user.chars().count() > MAX_USER_CHARS || user.chars().any(char::is_control) {
-            return Err(Invalid::field("to.user", "must be a user's id (a token's sub): 1 to 128 characters"));
+            return Err(Invalid::field(
+                "to.user",
+                "must be a user's id (a token's sub): 1 to 128 characters, no control characters",
+            ));
         }
         return Ok(Addressee::User(user));
     }
