@@ -171,3 +171,19 @@ fn the_demand_clocks_survive_a_wake_up() {
     let fx = tick(&mut region, T0 + WINDOW);
     assert_eq!(alerts_to(&fx, "s1").len(), 1, "over since T0, as stored");
 }
+
+#[test]
+fn an_alarm_that_rings_a_moment_before_an_alert_is_due_wakes_again_for_it() {
+    let mut region = piled_up();
+    // A location update half a second before the alert is due counts demand then...
+    let moved = east(1.1);
+    let update = format!(r#"{{"type":"location_update","lat":{},"lng":{}}}"#, moved.lat, moved.lng);
+    message(&mut region, "s1", &update, T0 + WINDOW - 500);
+    // ...so an alarm ringing a millisecond early falls inside the sampling interval: it still
+    // counts, and asks to ring again when the alert falls due rather than losing it.
+    let fx = tick(&mut region, T0 + WINDOW - 1);
+    assert!(alerts_to(&fx, "s1").is_empty());
+    assert!(wakes(&fx).contains(&(T0 + WINDOW)), "{:?}", wakes(&fx));
+    let fx = tick(&mut region, T0 + WINDOW);
+    assert_eq!(alerts_to(&fx, "s1").len(), 1);
+}

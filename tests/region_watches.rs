@@ -1,8 +1,10 @@
 //! A region's watches for late drivers (src/core/region/watches.rs), with a
-//! fake clock: a driver who becomes offerable, or moves while offerable,
-//! within the radius of a watched searching ride is reported to the ride
-//! at once, once; busy, unavailable, attaching and far drivers are not;
-//! a watch ends when the ride stops searching or its round is over.
+//! fake clock: a driver who becomes offerable within the radius of a
+//! watched searching ride, or moves into it while offerable, is reported to
+//! the ride at once, once; busy, unavailable, attaching and far drivers are
+//! not, nor one that was offerable inside the radius already (the round had
+//! it to choose from); a watch ends when the ride stops searching or its
+//! round is over.
 
 mod region_fixtures;
 
@@ -85,6 +87,20 @@ fn a_driver_moving_into_the_radius_is_reported_and_one_outside_is_not() {
     assert!(reported(&fx).is_empty(), "3 km from the pickup, beyond the radius");
     let fx = message(&mut region, "s1", &location(east(1.5)), T0 + 3);
     assert_eq!(reported(&fx), one("d1"));
+}
+
+#[test]
+fn drivers_offerable_inside_the_radius_already_are_not_reported_for_moving_within_it() {
+    let mut region = region();
+    online(&mut region, "s1", "d1", east(1.0), T0);
+    online(&mut region, "s2", "d2", east(4.0), T0);
+    watched(&mut region, SearchWatch { radius_km: 2.0, ..watch(T0 + 20_000, &[]) }, T0 + 1);
+    for (i, km) in [1.2, 0.8, 1.5].iter().enumerate() {
+        let fx = message(&mut region, "s1", &location(east(*km)), T0 + 2 + i as i64);
+        assert!(reported(&fx).is_empty(), "d1 was offerable at {km} km inside the radius already");
+    }
+    let fx = message(&mut region, "s2", &location(east(1.9)), T0 + 10);
+    assert_eq!(reported(&fx), one("d2"), "d2 came into the radius");
 }
 
 #[test]

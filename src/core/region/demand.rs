@@ -22,6 +22,12 @@ use crate::core::ride::RideStatus;
 /// The demand window when none is configured: a minute, in ms.
 pub const DEFAULT_DEMAND_WINDOW_MS: i64 = 60_000;
 
+/// While neither the region's rides nor the set of its drivers taking offers
+/// change, demand is counted at most this often (a fleet's location updates
+/// would otherwise each count it); an alert falling due in between is
+/// counted at its time (the alarm wakes for it).
+pub const DEMAND_SAMPLE_MS: i64 = 1_000;
+
 /// Searching rides per finer cell: the cell's centre and how many.
 pub(super) type SearchingCells = BTreeMap<String, (LatLng, u32)>;
 
@@ -42,8 +48,15 @@ impl Region {
 
     /// Counts the cells again at `now`: starts and stops their clocks,
     /// alerts the cells due, wakes for the next that may fall due, and
-    /// stores the clocks when they changed.
-    pub(super) fn check_demand(&mut self, now: i64, fx: &mut Vec<RegionEffect>) {
+    /// stores the clocks when they changed. Sampled (see [`DEMAND_SAMPLE_MS`])
+    /// unless `alarm`.
+    pub(super) fn check_demand(&mut self, now: i64, alarm: bool, fx: &mut Vec<RegionEffect>) {
+        let sampled_out = self.searching_cells.is_some() && !self.offerable_changed && now < self.demand_next_check;
+        if sampled_out && !alarm {
+            return;
+        }
+        self.demand_next_check = now + DEMAND_SAMPLE_MS;
+        self.offerable_changed = false;
         let searching = match self.searching_cells.take() {
             Some(cells) => cells,
             None => self.searching_by_cell(),
@@ -87,6 +100,7 @@ impl Region {
         changed |= self.demand.len() != cells_before;
         self.searching_cells = Some(searching);
         if let Some(at) = wake {
+            self.demand_next_check = self.demand_next_check.min(at);
             fx.push(RegionEffect::WakeAt(at));
         }
         if changed {

@@ -249,8 +249,12 @@ impl Region {
     pub(super) fn sync_index(&mut self, driver_id: &str) {
         let Some(driver) = self.drivers.get(driver_id) else { return };
         let busy = driver.mark.is_busy() || driver.sockets.values().any(|s| s.attaching);
+        let was_offerable = self.offerable_at(driver_id).is_some();
         self.index.upsert(driver_id, driver.location, driver.available);
         self.index.set_busy(driver_id, busy);
+        if was_offerable != (driver.available && !busy) {
+            self.offerable_changed = true;
+        }
     }
 
     /// Saves the driver's facts on each of its sockets.
@@ -293,6 +297,7 @@ impl Region {
     fn go_offline(&mut self, driver_id: &str, fx: &mut Vec<RegionEffect>) {
         self.drivers.remove(driver_id);
         if self.index.remove(driver_id).is_some() {
+            self.offerable_changed = true;
             let offline = DispatchOutbound::DriverOffline { driver_id: driver_id.to_string() };
             fx.push(RegionEffect::ToDispatchers { frame: to_frame(&offline, None) });
         }

@@ -151,6 +151,11 @@ pub struct Region {
     demand: BTreeMap<String, CellDemand>,
     /// The searching rides per finer cell (None: to count again, the rides changed).
     searching_cells: Option<demand::SearchingCells>,
+    /// When demand is next counted if the region's rides do not change
+    /// (it is sampled, not counted on every location update).
+    demand_next_check: i64,
+    /// A driver started or stopped taking offers since demand was last counted.
+    offerable_changed: bool,
 }
 
 impl Region {
@@ -171,6 +176,8 @@ impl Region {
             watches: BTreeMap::new(),
             demand: BTreeMap::new(),
             searching_cells: None,
+            demand_next_check: i64::MIN,
+            offerable_changed: false,
         }
     }
 
@@ -205,7 +212,15 @@ impl Region {
     /// Decides what `input` at `now_ms` does.
     pub fn handle(&mut self, input: RegionInput, now_ms: i64) -> Vec<RegionEffect> {
         let mut fx = Vec::new();
-        let touched = if self.watches.is_empty() { Vec::new() } else { self.touched_drivers(&input) };
+        // An alarm counts demand whatever the sampling says: it may be the
+        // wake-up an alert waits for (and may ring a moment early).
+        let alarm = matches!(input, RegionInput::Tick { .. });
+        let touched: Vec<(String, Option<LatLng>)> = if self.watches.is_empty() {
+            Vec::new()
+        } else {
+            let ids = self.touched_drivers(&input);
+            ids.into_iter().map(|id| (self.offerable_at(&id), id)).map(|(at, id)| (id, at)).collect()
+        };
         match input {
             RegionInput::Watch(watch) => self.watch(watch, now_ms, &mut fx),
             RegionInput::DriverOpened { socket_id, driver_id, name, location, cell, evicted } => {
@@ -243,10 +258,10 @@ impl Region {
                 self.drop_lapsed_watches(now_ms, &mut fx);
             }
         }
-        for driver_id in touched {
-            self.offer_late(&driver_id, now_ms, &mut fx);
+        for (driver_id, before) in touched {
+            self.offer_late(&driver_id, before, now_ms, &mut fx);
         }
-        self.check_demand(now_ms, &mut fx);
+        self.check_demand(now_ms, alarm, &mut fx);
         self.report_if_changed(now_ms, &mut fx);
         fx
     }

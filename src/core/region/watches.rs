@@ -2,9 +2,12 @@
 //! ride near the region's cell tells it the pickup, the radius, when the
 //! round ends and who was already offered the ride. A driver here who
 //! becomes offerable (its socket attached, `set_available` true, freed by
-//! its busy mark) or moves while offerable within the radius of a watched
-//! ride is reported to the ride at once, once per ride and round; the ride
-//! decides (src/core/late_driver.rs). Watches live in storage, so a wake-up
+//! its busy mark) within the radius of a watched ride, or moves into that
+//! radius while offerable, is reported to the ride at once, once per ride
+//! and round; the ride decides (src/core/late_driver.rs). A driver that was
+//! offerable inside the radius already is not reported for moving within it:
+//! the round had it to choose from (else every driver near a searching ride
+//! would be offered it, whatever `OFFER_BATCH` says). Watches live in storage, so a wake-up
 //! keeps them; one lapses by itself when its round ends.
 
 use std::collections::BTreeSet;
@@ -12,7 +15,7 @@ use std::collections::BTreeSet;
 use super::{Region, RegionEffect};
 use crate::core::dispatch::RoundCandidate;
 use crate::core::driver_index::Candidate;
-use crate::core::geo::distance_m;
+use crate::core::geo::{distance_m, LatLng};
 use crate::core::late_driver::SearchWatch;
 
 /// A watched ride and the drivers already reported to it (or offered it).
@@ -60,9 +63,16 @@ impl Region {
         }
     }
 
+    /// Where `driver_id` is if it takes offers now (None otherwise): what
+    /// [`Self::offer_late`] compares with after an input.
+    pub(super) fn offerable_at(&self, driver_id: &str) -> Option<LatLng> {
+        self.index.get(driver_id).filter(|d| d.available && !d.busy).map(|d| d.location)
+    }
+
     /// Reports `driver_id` to every watched ride within whose radius it now
-    /// is, if it takes offers now and was not reported to that ride before.
-    pub(super) fn offer_late(&mut self, driver_id: &str, now: i64, fx: &mut Vec<RegionEffect>) {
+    /// is, if it takes offers now, was not offerable inside that radius
+    /// `before` the input, and was not reported to that ride before.
+    pub(super) fn offer_late(&mut self, driver_id: &str, before: Option<LatLng>, now: i64, fx: &mut Vec<RegionEffect>) {
         let Some(driver) = self.index.get(driver_id) else { return };
         if !driver.available || driver.busy {
             return;
@@ -71,8 +81,10 @@ impl Region {
         let location = driver.location;
         for watched in self.watches.values_mut() {
             let watch = &watched.watch;
+            let radius_m = watch.radius_km * 1000.0;
             let distance = distance_m(location, watch.at);
-            if watch.until <= now || distance > watch.radius_km * 1000.0 || watched.asked.contains(driver_id) {
+            let inside_before = before.is_some_and(|at| distance_m(at, watch.at) <= radius_m);
+            if watch.until <= now || distance > radius_m || inside_before || watched.asked.contains(driver_id) {
                 continue;
             }
             watched.asked.insert(driver_id.to_string());
