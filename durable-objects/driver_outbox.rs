@@ -3,6 +3,7 @@
 //! once its Driver DO took them; a failed send stays and is retried from the
 //! alarm, never dropped.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
@@ -79,4 +80,19 @@ pub async fn flush(storage: &Storage, env: &Env, ride_id: &str, in_flight: &InFl
         storage.delete_multiple(taken).await?;
     }
     Ok(all_taken)
+}
+
+/// Sends every frame a ride owes to drivers, `owed` saying whether any may
+/// still be waiting; what is not taken stays, with the alarm set to retry it.
+pub async fn flush_owed(storage: &Storage, env: &Env, ride_id: &str, owed: &Cell<bool>, in_flight: &InFlight) {
+    owed.set(true);
+    let flushed = flush(storage, env, ride_id, in_flight).await.unwrap_or(false);
+    // Frames committed by an event that ran during the flush are sent by that event itself.
+    owed.set(!flushed);
+    if !flushed {
+        let retry_at = super::now_ms() + RETRY_AFTER_MS;
+        if let Err(err) = super::token_expiry::wake_by_storage(storage, retry_at).await {
+            worker::console_error!("could not set the driver frame retry alarm: {err}");
+        }
+    }
 }

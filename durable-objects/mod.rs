@@ -11,6 +11,7 @@ mod region_effects;
 mod region_sockets;
 mod ride;
 mod ride_accept;
+mod ride_calls;
 mod ride_dispatch;
 mod ride_effects;
 mod ride_proofs;

@@ -7,8 +7,8 @@ use std::cell::RefCell;
 
 use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
+use super::now_ms;
 use super::ride_effects::EffectRunner;
-use super::{decode, now_ms};
 use crate::config::Config;
 use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{Ride, RideRecord};
@@ -17,7 +17,7 @@ use crate::core::ride_input::{RideInput, RideRefusal, RideReply};
 use crate::core::start_pin::PinGuard;
 use crate::do_call::Done;
 use crate::error::AppError;
-use crate::ride_rpc::{calls, CancelRide, CreateRide, CreatedRide, DriverPosition, HolderAnswer, RideCall, ViewRide};
+use crate::ride_rpc::{CancelRide, CreateRide, CreatedRide, DriverPosition, ViewRide};
 
 /// Storage key of the ride record.
 pub const RIDE_KEY: &str = "ride";
@@ -61,7 +61,7 @@ impl DurableObject for RideDo {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        Ok(self.serve(req).await.unwrap_or_else(AppError::into_response))
+        Ok(super::ride_calls::serve(self, req).await.unwrap_or_else(AppError::into_response))
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -88,70 +88,6 @@ impl DurableObject for RideDo {
 }
 
 impl RideDo {
-    async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
-        let call = RideCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
-        match call {
-            RideCall::ConnectRider => return super::ride_sockets::connect(self, &req, now_ms()).await,
-            RideCall::ConnectWatcher => return super::ride_watchers::connect(self, &req, now_ms()).await,
-            _ => {}
-        }
-        let body = req.bytes().await?;
-        match call {
-            RideCall::Create => self.create(decode::<calls::Create>(&body)?).await,
-            RideCall::View => self.view(decode::<calls::View>(&body)?).await,
-            RideCall::Accept => json(200, &super::ride_accept::accept(self, decode::<calls::Accept>(&body)?).await?),
-            RideCall::Lock => json(200, &super::ride_accept::lock(self, decode::<calls::Lock>(&body)?).await?),
-            RideCall::Decline => {
-                let cmd = decode::<calls::Decline>(&body)?;
-                self.decide(RideInput::Decline { driver_id: cmd.driver_id }).await?;
-                json(200, &Done {})
-            }
-            RideCall::Cancel => json(200, &self.cancel(decode::<calls::Cancel>(&body)?).await?),
-            RideCall::Step => {
-                let cmd = decode::<calls::Step>(&body)?;
-                let (driver_id, step, evidence, req_id) = (cmd.driver_id, cmd.step, cmd.evidence, cmd.req_id);
-                self.decide(RideInput::Step { driver_id, step, evidence, req_id }).await?;
-                json(200, &self.current()?.ride)
-            }
-            RideCall::Location => self.relay_location(decode::<calls::Location>(&body)?).await,
-            RideCall::Viewing => {
-                let cmd = decode::<calls::Viewing>(&body)?;
-                self.decide(RideInput::Viewing { driver_id: cmd.driver_id, viewing: cmd.viewing }).await?;
-                json(200, &Done {})
-            }
-            RideCall::LateDriver => {
-                let late = decode::<calls::LateDriver>(&body)?;
-                self.decide(RideInput::LateDriver { candidate: late.candidate }).await?;
-                json(200, &Done {})
-            }
-            RideCall::Holder => {
-                let query = decode::<calls::Holder>(&body)?;
-                let assigned = self.load().await?.is_some_and(|record| record.holds_driver(&query.driver_id));
-                json(200, &HolderAnswer { assigned })
-            }
-            RideCall::Webhooks => json(200, &super::ride_webhooks::log(self, decode::<calls::Webhooks>(&body)?).await?),
-            RideCall::Redeliver => {
-                json(202, &super::ride_webhooks::redeliver(self, decode::<calls::Redeliver>(&body)?, now_ms()).await?)
-            }
-            RideCall::ProofCheck | RideCall::ProofRecord | RideCall::ProofFetch => {
-                super::ride_proofs::serve(self, call, &body).await
-            }
-            RideCall::AddWatcher | RideCall::RevokeWatchers => super::ride_watchers::serve(self, call, &body).await,
-            RideCall::Notify => {
-                let notification = decode::<calls::Notify>(&body)?;
-                let sockets = super::notify_sockets::notify::<super::ride_sockets::RiderKind>(
-                    &self.state,
-                    crate::core::notifications::SocketClass::Rider,
-                    &notification,
-                );
-                json(200, &crate::core::notifications::Reached { sockets })
-            }
-            RideCall::ConnectRider | RideCall::ConnectWatcher => {
-                Err(AppError::Internal("socket call reached the JSON path".into()))
-            }
-        }
-    }
-
     /// Hands `input` to the core and carries out its effects (even those of
     /// a refusal, a release say); a refusal becomes the protocol's error.
     pub(crate) async fn apply(&self, input: RideInput) -> std::result::Result<RideReply, AppError> {
@@ -183,7 +119,7 @@ impl RideDo {
     /// Creates the ride once, then starts its first offer round; a second
     /// create (an idempotent retry) gets the stored ride, and starts its
     /// first round if that never ran.
-    async fn create(&self, cmd: CreateRide) -> std::result::Result<Response, AppError> {
+    pub(crate) async fn create(&self, cmd: CreateRide) -> std::result::Result<Response, AppError> {
         if let Some(record) = self.load().await? {
             if record.first_round_pending(now_ms()) {
                 self.decide(RideInput::NextRound).await?;
@@ -208,7 +144,7 @@ impl RideDo {
     }
 
     /// The ride, if the caller may see it; otherwise it does not exist for them.
-    async fn view(&self, cmd: ViewRide) -> std::result::Result<Response, AppError> {
+    pub(crate) async fn view(&self, cmd: ViewRide) -> std::result::Result<Response, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
         if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
             return Err(no_such_ride());
@@ -229,7 +165,7 @@ impl RideDo {
 
     /// The assigned driver's position (relayed by its Driver DO, once a
     /// second) reaches the ride sockets; the latest is kept for resumes.
-    async fn relay_location(&self, position: DriverPosition) -> std::result::Result<Response, AppError> {
+    pub(crate) async fn relay_location(&self, position: DriverPosition) -> std::result::Result<Response, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
         if !record.relays_location_of(&position.driver_id) {
             return json(200, &Done {});
@@ -315,6 +251,6 @@ fn no_such_ride() -> AppError {
     AppError::NotFound("no such ride".into())
 }
 
-fn json<T: serde::Serialize>(status: u16, value: &T) -> std::result::Result<Response, AppError> {
+pub(crate) fn json<T: serde::Serialize>(status: u16, value: &T) -> std::result::Result<Response, AppError> {
     Ok(Response::from_json(value)?.with_status(status))
 }

@@ -4,13 +4,12 @@
 //! through the regions of their round, every driver frame through its Driver
 //! DO), then set the alarm and write D1.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 
 use futures::future::join_all;
 
 use super::d1_outbox::D1Outbox;
-use super::driver_outbox::{self, InFlight, OwedToDriver};
+use super::driver_outbox::{self, OwedToDriver};
 use super::ride::{RideDo, RIDE_KEY};
 use crate::core::commitments::FrameKind;
 use crate::core::dispatch::Effect;
@@ -20,7 +19,6 @@ use crate::core::region_cells::region_of;
 use crate::core::ride::RideRecord;
 use crate::error::AppError;
 use crate::region_rpc::{self, DeliverBatch, Delivered, Delivery, RegionCall, RideFeed};
-use worker::{Env, Storage};
 
 /// Storage key of event `seq` (zero-padded so keys sort in seq order).
 pub fn event_key(seq: u64) -> String {
@@ -168,7 +166,7 @@ impl<'a> EffectRunner<'a> {
         let in_flight = self.ride.fast_in_flight.clone();
         self.ride.state().wait_until(async move {
             if drivers {
-                flush_drivers_of(&storage, &env, &ride_id, &owed, &in_flight).await;
+                driver_outbox::flush_owed(&storage, &env, &ride_id, &owed, &in_flight).await;
             }
             if d1 {
                 D1Outbox::new(storage, &env).flush_or_retry_at(super::now_ms()).await;
@@ -266,26 +264,12 @@ impl<'a> EffectRunner<'a> {
         let Ok(record) = self.ride.current() else { return };
         let storage = self.ride.state().storage();
         let in_flight = &self.ride.fast_in_flight;
-        flush_drivers_of(&storage, self.ride.env(), &record.ride.id, &self.ride.drivers_owed, in_flight).await;
+        driver_outbox::flush_owed(&storage, self.ride.env(), &record.ride.id, &self.ride.drivers_owed, in_flight).await;
     }
 
     /// Writes pending D1 changes, retrying from the alarm on failure.
     pub async fn flush_outbox(&self, now_ms: i64) {
         self.outbox().flush_or_retry_at(now_ms).await;
-    }
-}
-
-/// Sends every frame a ride owes to drivers; what is not taken stays for the alarm.
-async fn flush_drivers_of(storage: &Storage, env: &Env, ride_id: &str, owed: &Cell<bool>, in_flight: &InFlight) {
-    owed.set(true);
-    let flushed = driver_outbox::flush(storage, env, ride_id, in_flight).await.unwrap_or(false);
-    // Frames committed by an event that ran during the flush are sent by that event itself.
-    owed.set(!flushed);
-    if !flushed {
-        let retry_at = super::now_ms() + driver_outbox::RETRY_AFTER_MS;
-        if let Err(err) = super::token_expiry::wake_by_storage(storage, retry_at).await {
-            worker::console_error!("could not set the driver frame retry alarm: {err}");
-        }
     }
 }
 
