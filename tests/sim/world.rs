@@ -120,9 +120,14 @@ impl World {
             }
             let open = (0..self.rides.len()).filter(|r| self.status(*r).is_none_or(|s| !s.is_final())).count();
             if open == 0 {
-                // Every driver connects once more: what its Driver DO kept reaches it (tried within a minute).
-                super::notifications::connect_offline_drivers(self);
-                self.run_until(self.net.sched.now + 60_000)?;
+                // Every driver connects once more: what its Driver DO kept reaches it (tried within a
+                // minute). Twice: a socket opened before inputs stopped may still fail its attach (a
+                // call lost before then) and be closed after the first round of connects; its app
+                // reconnects, as a real one does after 1011.
+                for _ in 0..2 {
+                    super::notifications::connect_offline_drivers(self);
+                    self.run_until(self.net.sched.now + 30_000)?;
+                }
                 super::notifications::every_notification_arrived(self)?;
                 break;
             }
