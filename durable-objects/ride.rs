@@ -10,6 +10,7 @@ use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State,
 use super::now_ms;
 use super::ride_effects::EffectRunner;
 use crate::config::Config;
+use crate::core::identity::Caller;
 use crate::core::protocol::{to_frame, RideOutbound};
 use crate::core::ride::{Ride, RideRecord};
 use crate::core::ride_access::can_view;
@@ -143,21 +144,30 @@ impl RideDo {
         json(201, &CreatedRide { ride: self.current()?.ride_for(&cmd.caller), created: true })
     }
 
-    /// The ride, if the caller may see it; otherwise it does not exist for them.
-    pub(crate) async fn view(&self, cmd: ViewRide) -> std::result::Result<Response, AppError> {
+    /// The record, if `caller` may see the ride (a driver it was offered to
+    /// too, when `offered_too`); otherwise the ride does not exist for them.
+    pub(crate) async fn visible_to(
+        &self,
+        caller: &Caller,
+        offered_too: bool,
+    ) -> std::result::Result<RideRecord, AppError> {
         let record = self.load().await?.ok_or_else(no_such_ride)?;
-        if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
+        let offered = if offered_too { record.offered_driver_ids() } else { Vec::new() };
+        if !can_view(&record.ride, caller, &offered) {
             return Err(no_such_ride());
         }
+        Ok(record)
+    }
+
+    /// The ride, if the caller may see it; otherwise it does not exist for them.
+    pub(crate) async fn view(&self, cmd: ViewRide) -> std::result::Result<Response, AppError> {
+        let record = self.visible_to(&cmd.caller, true).await?;
         json(200, &record.ride_for(&cmd.caller))
     }
 
     /// Cancels the ride for whoever may; strangers are told it does not exist.
     pub(crate) async fn cancel(&self, cmd: CancelRide) -> std::result::Result<Ride, AppError> {
-        let record = self.load().await?.ok_or_else(no_such_ride)?;
-        if !can_view(&record.ride, &cmd.caller, &record.offered_driver_ids()) {
-            return Err(no_such_ride());
-        }
+        self.visible_to(&cmd.caller, true).await?;
         let caller = cmd.caller.clone();
         self.decide(RideInput::Cancel { caller: cmd.caller, reason: cmd.reason, req_id: cmd.req_id }).await?;
         Ok(self.current()?.ride_for(&caller))
@@ -247,7 +257,7 @@ pub(crate) fn random_bytes<const N: usize>() -> std::result::Result<[u8; N], App
     Ok(bytes)
 }
 
-fn no_such_ride() -> AppError {
+pub(crate) fn no_such_ride() -> AppError {
     AppError::NotFound("no such ride".into())
 }
 

@@ -6,10 +6,9 @@
 use worker::Response;
 
 use super::decode;
-use super::ride::RideDo;
+use super::ride::{no_such_ride, RideDo};
 use crate::core::identity::{Caller, Role};
 use crate::core::ride::RideRecord;
-use crate::core::ride_access::can_view;
 use crate::do_call::Done;
 use crate::error::AppError;
 use crate::ride_rpc::{calls, ProofUpload, RideCall};
@@ -56,16 +55,8 @@ async fn record(ride: &RideDo, upload: ProofUpload) -> Result<Response, AppError
 
 /// The record, when the uploading driver may see the ride at all (404 otherwise).
 async fn seen_by_driver(ride: &RideDo, upload: &ProofUpload) -> Result<RideRecord, AppError> {
-    let record = ride.load().await?.ok_or_else(no_such_ride)?;
     let driver = Caller { sub: upload.driver_id.clone(), role: Role::Driver, name: None };
-    if !can_view(&record.ride, &driver, &record.offered_driver_ids()) {
-        return Err(no_such_ride());
-    }
-    Ok(record)
-}
-
-fn no_such_ride() -> AppError {
-    AppError::NotFound("no such ride".into())
+    ride.visible_to(&driver, true).await
 }
 
 fn no_such_image(name: &str) -> AppError {

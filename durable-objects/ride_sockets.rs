@@ -12,7 +12,7 @@ use super::token_expiry;
 use crate::core::heartbeat::DEFAULT_HEARTBEAT_S;
 use crate::core::identity::Role;
 use crate::core::protocol::{PassengerInbound, RideOutbound};
-use crate::core::ride_access::can_view;
+use crate::core::ride::RideRecord;
 use crate::core::socket_rules::SocketHeader;
 use crate::core::stats::ReportLease;
 use crate::error::AppError;
@@ -32,30 +32,41 @@ impl SocketKind for RiderKind {
 /// Accepts a rider's socket: `connected`, then every event after `last_seq`.
 pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
     let connect: RiderConnect = pipeline::identity(req, CONNECT_HEADER)?;
-    let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
-    if !can_view(&record.ride, &connect.caller, &[]) {
-        return Err(AppError::NotFound("no such ride".into()));
-    }
+    let record = ride.visible_to(&connect.caller, false).await?;
     let state = ride.state();
     let holder = (connect.caller.sub.as_str(), connect.caller.role);
     let opened = pipeline::open::<RiderKind>(state, None, holder, connect.exp_s, now, NoFacts {}).await?;
+    greet(state, &opened.server, &record, connect.last_seq, false).await?;
+    let kept = super::kept_notifications::send_kept(ride.env(), &opened.server, &connect.caller.sub, now);
+    futures::future::join(kept, report_stats(ride, &record.ride.id, now)).await;
+    Ok(Response::from_websocket(opened.client)?)
+}
+
+/// A new ride socket's opening: `connected`, every event after `last_seq`
+/// (for a `watcher`, as watchers see them), then the driver's latest
+/// position while the ride is under way.
+pub async fn greet(
+    state: &State,
+    ws: &WebSocket,
+    record: &RideRecord,
+    last_seq: Option<u64>,
+    watcher: bool,
+) -> Result<(), AppError> {
     let hello = RideOutbound::Connected {
         ride_id: record.ride.id.clone(),
         status: record.ride.status,
         last_seq: record.last_seq,
     };
-    reply(&opened.server, &hello, None);
-    if let Some(after) = connect.last_seq {
-        replay(state, &opened.server, after, false).await?;
+    reply(ws, &hello, None);
+    if let Some(after) = last_seq {
+        replay(state, ws, after, watcher).await?;
     }
     if record.ride.driver.is_some() && !record.ride.status.is_final() {
         if let Some(latest) = state.storage().get::<String>(LOCATION_KEY).await? {
-            send_text(&opened.server, &latest);
+            send_text(ws, &latest);
         }
     }
-    let kept = super::kept_notifications::send_kept(ride.env(), &opened.server, &connect.caller.sub, now);
-    futures::future::join(kept, report_stats(ride, &record.ride.id, now)).await;
-    Ok(Response::from_websocket(opened.client)?)
+    Ok(())
 }
 
 /// Sends, in order, every stored event with seq > `after` (for a

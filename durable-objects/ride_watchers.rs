@@ -5,15 +5,14 @@
 
 use worker::{Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
-use super::ride::{RideDo, LOCATION_KEY};
+use super::ride::{no_such_ride, RideDo};
 use super::socket_pipeline::{self as pipeline, Frame, NoFacts, SocketKind};
-use super::socket_reply::{close, error, reply, send_text};
+use super::socket_reply::{close, error, send_text};
 use super::{decode, token_expiry};
 use crate::auth::AuthError;
 use crate::core::identity::Role;
-use crate::core::protocol::{PassengerInbound, RideOutbound};
+use crate::core::protocol::PassengerInbound;
 use crate::core::ride::RideRecord;
-use crate::core::ride_access::can_view;
 use crate::core::watchers::redact_for_watcher;
 use crate::error::AppError;
 use crate::ride_rpc::{calls, RideCall, WatcherConnect, CONNECT_HEADER};
@@ -37,14 +36,14 @@ pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Respons
     match call {
         RideCall::AddWatcher => {
             let add = decode::<calls::AddWatcher>(body)?;
-            visible(ride, &add.caller).await?;
+            ride.visible_to(&add.caller, false).await?;
             let link = ride.change(|r| r.add_watcher(&add.caller, add.watch_id, now))??;
             ride.runner().run(Vec::new()).await?;
             Ok(Response::from_json(&link)?.with_status(201))
         }
         RideCall::RevokeWatchers => {
             let revoke = decode::<calls::RevokeWatchers>(body)?;
-            visible(ride, &revoke.caller).await?;
+            ride.visible_to(&revoke.caller, false).await?;
             let revoked = ride.change(|r| r.revoke_watchers(&revoke.caller, revoke.watch_id.as_deref()))??;
             ride.runner().run(Vec::new()).await?;
             for watch_id in &revoked {
@@ -58,19 +57,11 @@ pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Respons
     }
 }
 
-async fn visible(ride: &RideDo, caller: &crate::core::identity::Caller) -> Result<RideRecord, AppError> {
-    let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
-    if !can_view(&record.ride, caller, &[]) {
-        return Err(AppError::NotFound("no such ride".into()));
-    }
-    Ok(record)
-}
-
 /// Accepts a watcher's socket while its link is live: `connected`, the
 /// replay after `last_seq`, the driver's latest position while the ride is on.
 pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
     let connect: WatcherConnect = pipeline::identity(req, CONNECT_HEADER)?;
-    let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
+    let record = ride.load().await?.ok_or_else(no_such_ride)?;
     if !record.watchers.admits(&connect.watch_id, now) {
         return Err(AppError::Unauthorized(AuthError::WatchEnded));
     }
@@ -81,20 +72,7 @@ pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response,
     // passenger (read-only is enforced here, by kind), its sub is the watch id.
     let holder = (connect.watch_id.as_str(), Role::Passenger);
     let opened = pipeline::open::<WatcherKind>(state, None, holder, exp_s, now, NoFacts {}).await?;
-    let hello = RideOutbound::Connected {
-        ride_id: record.ride.id.clone(),
-        status: record.ride.status,
-        last_seq: record.last_seq,
-    };
-    reply(&opened.server, &hello, None);
-    if let Some(after) = connect.last_seq {
-        super::ride_sockets::replay(state, &opened.server, after, true).await?;
-    }
-    if record.ride.driver.is_some() && !record.ride.status.is_final() {
-        if let Some(latest) = state.storage().get::<String>(LOCATION_KEY).await? {
-            send_text(&opened.server, &latest);
-        }
-    }
+    super::ride_sockets::greet(state, &opened.server, &record, connect.last_seq, true).await?;
     Ok(Response::from_websocket(opened.client)?)
 }
 

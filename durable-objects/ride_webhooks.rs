@@ -19,7 +19,6 @@ use worker::{
 use super::ride::RideDo;
 use crate::core::dispatch::Effect;
 use crate::core::ride::RideRecord;
-use crate::core::ride_access::can_view;
 use crate::core::webhooks::{self, Answer, DeliveryLog, NextStep, Schedule, WebhookDelivery};
 use crate::error::AppError;
 use crate::ride_rpc::ViewRide;
@@ -203,11 +202,7 @@ async fn load_one(storage: &Storage, seq: u64) -> Result<Option<WebhookDelivery>
 /// Whether the caller may see the ride's webhooks (the Worker lets only
 /// partners and dispatchers ask): anyone else is told it does not exist.
 async fn check_access(ride: &RideDo, view: &ViewRide) -> Result<(), AppError> {
-    let record = ride.load().await?.ok_or_else(|| AppError::NotFound("no such ride".into()))?;
-    if !can_view(&record.ride, &view.caller, &[]) {
-        return Err(AppError::NotFound("no such ride".into()));
-    }
-    Ok(())
+    ride.visible_to(&view.caller, false).await.map(drop)
 }
 
 /// The ride's delivery log.
