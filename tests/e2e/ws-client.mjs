@@ -2,6 +2,8 @@
 // so a test can wait for the next frame of a type, or check that none arrived.
 import WebSocket from 'ws';
 
+export { offset } from '../../scripts/lib/geo.mjs';
+
 export class Client {
   /** Opens `url` with the token in the Authorization header (or as given in the URL). */
   static async open(url, { token, headers = {} } = {}) {
@@ -98,14 +100,3 @@ export class Client {
 /** Sleeps `ms` milliseconds (to let frames that should NOT arrive have their chance). */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The point `km` kilometres from `from` on `bearingDeg` (great circle). */
-export function offset(from, km, bearingDeg) {
-  const R = 6371.0088;
-  const d = km / R;
-  const b = (bearingDeg * Math.PI) / 180;
-  const lat1 = (from.lat * Math.PI) / 180;
-  const lng1 = (from.lng * Math.PI) / 180;
-  const lat2 = Math.asin(Math.sin(lat1) * Math.cos(d) + Math.cos(lat1) * Math.sin(d) * Math.cos(b));
-  const lng2 = lng1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
-  return { lat: (lat2 * 180) / Math.PI, lng: (lng2 * 180) / Math.PI };
-}

@@ -3,7 +3,8 @@
 // performance.now() the moment a frame arrives.
 import WebSocket from 'ws';
 import { signJwt, nowSeconds } from '../jwt.mjs';
-import { offset, pool, progress, waitUntil } from './util.mjs';
+import { offset } from '../geo.mjs';
+import { pool, progress, waitUntil } from './util.mjs';
 
 /** The middle of the fleet (Johannesburg); drivers within DRIVER_RADIUS_KM, pickups within PICKUP_RADIUS_KM. */
 // Well inside one H3 resolution-5 cell (85bcc353fffffff, north of Johannesburg): at least 6 km to

@@ -54,18 +54,6 @@ export function progressDone(msg) {
   lastPlain = 0;
 }
 
-/** A point `km` from `from` along `bearingDeg` (great circle). */
-export function offset(from, km, bearingDeg) {
-  const R = 6371.0088;
-  const d = km / R;
-  const b = (bearingDeg * Math.PI) / 180;
-  const lat1 = (from.lat * Math.PI) / 180;
-  const lng1 = (from.lng * Math.PI) / 180;
-  const lat2 = Math.asin(Math.sin(lat1) * Math.cos(d) + Math.cos(lat1) * Math.sin(d) * Math.cos(b));
-  const lng2 = lng1 + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(lat1), Math.cos(d) - Math.sin(lat1) * Math.sin(lat2));
-  return { lat: (lat2 * 180) / Math.PI, lng: (lng2 * 180) / Math.PI };
-}
-
 /**
  * CPU accounting (Linux /proc; null elsewhere): the machine's busy CPU time and the CPU time of this
  * process and its children (workerd), in seconds. cpuOthers(a, b) is how many cores everything else
