@@ -154,24 +154,26 @@ fn callback_policy(lookup: &impl Fn(&str) -> Option<String>) -> Result<CallbackP
 mod tests {
     use super::*;
 
+    /// The config of these vars, with a JWT secret unless they name one.
+    fn config_with(vars: &[(&str, &str)]) -> Result<Config, Invalid> {
+        Config::from_lookup(|name| {
+            let given = vars.iter().find(|(var, _)| *var == name).map(|(_, value)| value.to_string());
+            given.or_else(|| (name == "JWT_SECRET").then(|| "s".to_string()))
+        })
+    }
+
     #[test]
     fn http_callbacks_are_allowed_only_by_allow_http_callbacks_1() {
-        let with = |value: Option<&'static str>| {
-            Config::from_lookup(move |name| match name {
-                "JWT_SECRET" => Some("s".into()),
-                "ALLOW_HTTP_CALLBACKS" => value.map(String::from),
-                _ => None,
-            })
-        };
-        assert_eq!(with(None).unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
-        assert_eq!(with(Some("0")).unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
-        assert_eq!(with(Some("1")).unwrap().callbacks, CallbackPolicy::AllowLocalHttp);
-        assert!(with(Some("yes")).is_err());
+        let with = |value: &str| config_with(&[("ALLOW_HTTP_CALLBACKS", value)]);
+        assert_eq!(config_with(&[]).unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
+        assert_eq!(with("0").unwrap().callbacks, CallbackPolicy::PublicHttpsOnly);
+        assert_eq!(with("1").unwrap().callbacks, CallbackPolicy::AllowLocalHttp);
+        assert!(with("yes").is_err());
     }
 
     #[test]
     fn missing_vars_take_the_protocol_defaults() {
-        let config = Config::from_lookup(|name| (name == "JWT_SECRET").then(|| "s".to_string())).unwrap();
+        let config = config_with(&[]).unwrap();
         assert_eq!(config.dispatch_radius_km, 10.0);
         assert_eq!((config.offer_batch, config.offer_timeout_s, config.max_rounds), (5, 20, 3));
         assert_eq!((config.lock_ttl_s, config.region_res), (5, 5));
@@ -182,13 +184,7 @@ mod tests {
 
     #[test]
     fn the_heartbeat_is_a_whole_number_of_seconds_from_1() {
-        let with = |value: &'static str| {
-            Config::from_lookup(move |name| match name {
-                "JWT_SECRET" => Some("s".into()),
-                "HEARTBEAT_S" => Some(value.into()),
-                _ => None,
-            })
-        };
+        let with = |value: &str| config_with(&[("HEARTBEAT_S", value)]);
         assert_eq!(with("1").unwrap().heartbeat_s, 1);
         assert_eq!(with(" 45 ").unwrap().heartbeat_s, 45);
         for bad in ["0", "1.5", "-3", "x", "3601"] {
@@ -198,20 +194,13 @@ mod tests {
 
     #[test]
     fn the_webhook_schedule_is_the_protocols_unless_scaled_down_for_tests() {
-        let with = |scale: Option<&'static str>| {
-            Config::from_lookup(move |name| match name {
-                "JWT_SECRET" => Some("s".into()),
-                "WEBHOOK_RETRY_SCALE" => scale.map(String::from),
-                "WEBHOOK_TIMEOUT_S" => scale.map(|_| "2".into()),
-                _ => None,
-            })
-        };
-        let default = with(None).unwrap().webhooks;
+        let with = |scale: &str| config_with(&[("WEBHOOK_RETRY_SCALE", scale), ("WEBHOOK_TIMEOUT_S", "2")]);
+        let default = config_with(&[]).unwrap().webhooks;
         assert_eq!((default.scale, default.answer_timeout_ms), (1.0, 10_000));
-        let fast = with(Some("0.001")).unwrap().webhooks;
+        let fast = with("0.001").unwrap().webhooks;
         assert_eq!((fast.scale, fast.answer_timeout_ms), (0.001, 2_000));
-        assert!(with(Some("2")).unwrap_err().0.starts_with("WEBHOOK_RETRY_SCALE"));
-        assert!(with(Some("0")).is_err());
+        assert!(with("2").unwrap_err().0.starts_with("WEBHOOK_RETRY_SCALE"));
+        assert!(with("0").is_err());
     }
 
     #[test]
@@ -221,23 +210,13 @@ mod tests {
 
     #[test]
     fn a_var_out_of_range_is_an_error() {
-        let err = Config::from_lookup(|name| match name {
-            "JWT_SECRET" => Some("s".into()),
-            "REGION_RES" => Some("16".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let err = config_with(&[("REGION_RES", "16")]).unwrap_err();
         assert!(err.0.starts_with("REGION_RES"));
     }
 
     #[test]
     fn debug_output_hides_the_secret() {
-        let config = Config::from_lookup(|name| match name {
-            "JWT_SECRET" => Some("hunter2".into()),
-            "WEBHOOK_SECRET" => Some("swordfish".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = config_with(&[("JWT_SECRET", "hunter2"), ("WEBHOOK_SECRET", "swordfish")]).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
     }

@@ -219,7 +219,12 @@ impl Region {
             Vec::new()
         } else {
             let ids = self.touched_drivers(&input);
-            ids.into_iter().map(|id| (self.offerable_at(&id), id)).map(|(at, id)| (id, at)).collect()
+            ids.into_iter()
+                .map(|id| {
+                    let before = self.offerable_at(&id);
+                    (id, before)
+                })
+                .collect()
         };
         match input {
             RegionInput::Watch(watch) => self.watch(watch, now_ms, &mut fx),
