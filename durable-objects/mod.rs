@@ -1,6 +1,7 @@
 //! The Durable Object classes: thin shells that feed requests to the core
 //! and carry out what it decides (store, answer, write D1, set the alarm).
 
+mod accept_turns;
 mod d1_outbox;
 mod driver;
 mod driver_outbox;

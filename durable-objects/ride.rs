@@ -4,6 +4,7 @@
 //! into the core as new inputs.
 
 use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
@@ -25,9 +26,18 @@ pub const RIDE_KEY: &str = "ride";
 /// Storage key of the latest `driver_location` frame.
 pub const LOCATION_KEY: &str = "driver_location";
 
-/// The Durable Object of one ride.
+/// The Durable Object of one ride: the class the runtime knows, holding the
+/// object's state where work that outlives a call (a round run after the
+/// create was answered) can hold it too.
 #[worker::durable_object]
 pub struct RideDo {
+    object: Rc<RideObject>,
+}
+
+/// The state and methods of one ride's Durable Object.
+pub struct RideObject {
+    /// This object, for work that outlives the call that started it.
+    pub(crate) me: Weak<RideObject>,
     state: State,
     env: Env,
     /// The record, loaded once; every change is decided on it synchronously
@@ -35,7 +45,7 @@ pub struct RideDo {
     record: RefCell<Option<RideRecord>>,
     /// Whether frames owed to drivers may be waiting in storage (unknown, so
     /// true, after a wake-up); lets a step without driver frames skip the outbox.
-    pub(crate) drivers_owed: std::rc::Rc<std::cell::Cell<bool>>,
+    pub(crate) drivers_owed: Rc<std::cell::Cell<bool>>,
     /// The record's JSON as last written or read, so that a step that
     /// changed nothing writes nothing.
     pub(crate) stored: RefCell<Option<String>>,
@@ -45,50 +55,55 @@ pub struct RideDo {
     pub(crate) held_feed: RefCell<Vec<crate::region_rpc::RideFeed>>,
     /// The one webhook sender of this object (see `ride_webhooks`).
     pub(crate) webhook_sender: super::ride_webhooks::Sender,
+    /// Accepts take turns (see `accept_turns`).
+    pub(crate) accept_turns: super::accept_turns::AcceptTurns,
 }
 
 impl DurableObject for RideDo {
     fn new(state: State, env: Env) -> Self {
-        RideDo {
+        let object = Rc::new_cyclic(|me| RideObject {
+            me: me.clone(),
             state,
             env,
             record: RefCell::new(None),
-            drivers_owed: std::rc::Rc::new(std::cell::Cell::new(true)),
+            drivers_owed: Rc::new(std::cell::Cell::new(true)),
             stored: RefCell::new(None),
             fast_in_flight: Default::default(),
             held_feed: RefCell::new(Vec::new()),
             webhook_sender: Default::default(),
-        }
+            accept_turns: Default::default(),
+        });
+        RideDo { object }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        Ok(super::ride_calls::serve(self, req).await.unwrap_or_else(AppError::into_response))
+        Ok(super::ride_calls::serve(&self.object, req).await.unwrap_or_else(AppError::into_response))
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Err(err) = self.on_alarm().await {
+        if let Err(err) = self.object.on_alarm().await {
             worker::console_error!("ride alarm failed: {err}");
         }
         Response::empty()
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        super::ride_sockets::on_message(self, &ws, message, now_ms()).await;
+        super::ride_sockets::on_message(&self.object, &ws, message, now_ms()).await;
         Ok(())
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        super::ride_sockets::on_gone(self, &ws, now_ms()).await;
+        super::ride_sockets::on_gone(&self.object, &ws, now_ms()).await;
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        super::ride_sockets::on_gone(self, &ws, now_ms()).await;
+        super::ride_sockets::on_gone(&self.object, &ws, now_ms()).await;
         Ok(())
     }
 }
 
-impl RideDo {
+impl RideObject {
     /// Hands `input` to the core and carries out its effects (even those of
     /// a refusal, a release say); a refusal becomes the protocol's error.
     pub(crate) async fn apply(&self, input: RideInput) -> std::result::Result<RideReply, AppError> {
@@ -117,7 +132,9 @@ impl RideDo {
         Ok(reply)
     }
 
-    /// Creates the ride once, then starts its first offer round; a second
+    /// Creates the ride once and answers as soon as it is stored; its first
+    /// offer round goes on after the answer (the write that stored the ride
+    /// stored the round's query and the alarm that recovers it). A second
     /// create (an idempotent retry) gets the stored ride, and starts its
     /// first round if that never ran.
     pub(crate) async fn create(&self, cmd: CreateRide) -> std::result::Result<Response, AppError> {
@@ -138,10 +155,11 @@ impl RideDo {
         let first = self.change(|record| record.handle(RideInput::NextRound, &settings, now))?;
         effects.extend(first.effects);
         self.runner().without_d1().holding_feed().run(effects).await?;
+        let answer = json(201, &CreatedRide { ride: self.current()?.ride_for(&cmd.caller), created: true });
         if let Ok(RideReply::Ask { round, query }) = first.reply {
-            super::ride_dispatch::ask_regions(self, round, &query).await?;
+            super::ride_dispatch::ask_later(self, round, query);
         }
-        json(201, &CreatedRide { ride: self.current()?.ride_for(&cmd.caller), created: true })
+        answer
     }
 
     /// The record, if `caller` may see the ride (a driver it was offered to

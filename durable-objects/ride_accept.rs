@@ -1,9 +1,10 @@
 //! `accept_ride` and `request_lock` in a Ride DO: the core checks the
 //! accept, the driver's Driver DO claims the driver (one active ride each)
 //! while its profile is read, and the answer goes back into the core as a
-//! new input, checked against the ride as it is by then.
+//! new input, checked against the ride as it is by then. Accepts take
+//! turns (`accept_turns`): one claim out at a time.
 
-use super::ride::RideDo;
+use super::ride::RideObject;
 use crate::core::commitments::ClaimAnswer;
 use crate::core::dispatch::ClaimResult;
 use crate::core::ride::AssignedDriver;
@@ -14,7 +15,7 @@ use crate::error::AppError;
 use crate::ride_rpc::{AcceptAnswer, DriverRideCommand, LockAnswer};
 
 /// `request_lock`: the lock, or why not, as a value.
-pub async fn lock(ride: &RideDo, cmd: DriverRideCommand) -> std::result::Result<LockAnswer, AppError> {
+pub async fn lock(ride: &RideObject, cmd: DriverRideCommand) -> std::result::Result<LockAnswer, AppError> {
     if ride.load().await?.is_none() {
         return Ok(LockAnswer::NoSuchRide);
     }
@@ -28,11 +29,13 @@ pub async fn lock(ride: &RideDo, cmd: DriverRideCommand) -> std::result::Result<
 /// `accept_ride` / `POST /accept`: checked, then the driver's Driver DO
 /// claims the driver (one active ride each) while its profile is read;
 /// the answer goes back into the core, which checks the ride again.
-pub async fn accept(ride: &RideDo, cmd: DriverRideCommand) -> std::result::Result<AcceptAnswer, AppError> {
+pub async fn accept(ride: &RideObject, cmd: DriverRideCommand) -> std::result::Result<AcceptAnswer, AppError> {
     if ride.load().await?.is_none() {
         return Ok(AcceptAnswer::NoSuchRide);
     }
     let driver_id = cmd.driver_id;
+    // Held until this accept is decided: the next one waits for it (see `accept_turns`).
+    let _turn = ride.accept_turns.take().await;
     let token = match ride.try_apply(RideInput::Accept { driver_id: driver_id.clone() }).await? {
         Ok(RideReply::Claim { token }) => token,
         Ok(_) => return Err(AppError::Internal("an accept was answered without a claim".into())),
@@ -56,7 +59,7 @@ pub async fn accept(ride: &RideDo, cmd: DriverRideCommand) -> std::result::Resul
 }
 
 /// The driver's profile as the passenger will see it.
-async fn profile_of(ride: &RideDo, driver_id: &str) -> std::result::Result<AssignedDriver, AppError> {
+async fn profile_of(ride: &RideObject, driver_id: &str) -> std::result::Result<AssignedDriver, AppError> {
     let driver = db::drivers::get(&ride.env().d1(db::BINDING)?, driver_id).await?;
     let driver = driver.ok_or_else(|| AppError::Forbidden {
         code: "not_offered",

@@ -4,7 +4,7 @@
 
 use worker::{Request, Response};
 
-use super::ride::{json, RideDo};
+use super::ride::{json, RideObject};
 use super::{decode, now_ms};
 use crate::core::ride_input::RideInput;
 use crate::do_call::Done;
@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::ride_rpc::{calls, HolderAnswer, RideCall};
 
 /// Serves one call to the ride.
-pub(crate) async fn serve(ride: &RideDo, mut req: Request) -> Result<Response, AppError> {
+pub(crate) async fn serve(ride: &RideObject, mut req: Request) -> Result<Response, AppError> {
     let call = RideCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
     match call {
         RideCall::ConnectRider => return super::ride_sockets::connect(ride, &req, now_ms()).await,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 
-use super::ride::RideDo;
+use super::ride::RideObject;
 use crate::core::dispatch::{CandidateQuery, RoundCandidate};
 use crate::core::driver_index::Candidate;
 use crate::core::handoff::HANDOFF_MARGIN_M;
@@ -20,10 +20,25 @@ use crate::region_rpc;
 
 /// Asks the regions the query of `round` (recorded by the core, and already
 /// stored with its alarm by the step that decided it) and hands their answer back.
-pub async fn ask_regions(ride: &RideDo, round: u32, query: &CandidateQuery) -> Result<(), AppError> {
+pub async fn ask_regions(ride: &RideObject, round: u32, query: &CandidateQuery) -> Result<(), AppError> {
     let (candidates, complete) = candidates(ride, query, ride.config()?.region_res).await?;
     ride.apply(RideInput::RoundAnswered { round, candidates, complete }).await?;
     Ok(())
+}
+
+/// Asks the regions the query of `round` after the caller has its answer
+/// (a create's first round); a failure is the alarm's to retry (the round's
+/// query is stored with it).
+pub fn ask_later(object: &RideObject, round: u32, query: CandidateQuery) {
+    let Some(ride) = object.me.upgrade() else { return };
+    object.state().wait_until(async move {
+        if let Err(err) = ask_regions(&ride, round, &query).await {
+            worker::console_error!(
+                "round {round} of ride {} was not asked: {err}",
+                ride.current().map(|r| r.ride.id).unwrap_or_default()
+            );
+        }
+    });
 }
 
 /// The merged, nearest-first answers of the regions within the radius, and
@@ -31,7 +46,7 @@ pub async fn ask_regions(ride: &RideDo, round: u32, query: &CandidateQuery) -> R
 /// the others only if it cannot settle the round alone (fewer than the
 /// limit, or another region may hold a nearer driver: `nearest_are_settled`).
 async fn candidates(
-    ride: &RideDo,
+    ride: &RideObject,
     query: &CandidateQuery,
     region_res: u8,
 ) -> Result<(Vec<RoundCandidate>, bool), AppError> {

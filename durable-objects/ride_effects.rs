@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use super::d1_outbox::D1Outbox;
 use super::driver_outbox::{self, OwedToDriver};
-use super::ride::{RideDo, RIDE_KEY};
+use super::ride::{RideObject, RIDE_KEY};
 use crate::core::commitments::FrameKind;
 use crate::core::dispatch::Effect;
 use crate::core::geo::LatLng;
@@ -27,7 +27,7 @@ pub fn event_key(seq: u64) -> String {
 
 /// Runs effects for one Ride DO.
 pub struct EffectRunner<'a> {
-    ride: &'a RideDo,
+    ride: &'a RideObject,
     /// Whether `run` ends by writing the D1 outbox (a later step may do it instead).
     write_d1: bool,
     /// Whether the dispatch feed waits for the next step's delivery to the pickup's region.
@@ -36,7 +36,7 @@ pub struct EffectRunner<'a> {
 
 impl<'a> EffectRunner<'a> {
     /// A runner for `ride`.
-    pub fn new(ride: &'a RideDo) -> Self {
+    pub fn new(ride: &'a RideObject) -> Self {
         EffectRunner { ride, write_d1: true, hold_feed: false }
     }
 
@@ -62,6 +62,7 @@ impl<'a> EffectRunner<'a> {
         let owed = self.number_driver_frames(&effects)?;
         let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
+        let only_offers = owed.iter().all(|(o, _)| matches!(o.frame.kind, FrameKind::Offer { .. }));
         let record = self.ride.current()?;
         let record_json = serde_json::to_string(&record)?;
         if effects.is_empty() && self.ride.stored.borrow().as_deref() == Some(record_json.as_str()) {
@@ -137,11 +138,14 @@ impl<'a> EffectRunner<'a> {
         let taken = self.deliver_fast(offers).await;
         let marked = self.mark_delivered(owed, slots, &taken).await;
         self.ride.fast_in_flight.borrow_mut().retain(|id| !sent.contains(id));
-        marked?;
+        let all_landed = marked?;
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
-        self.hand_over_later(!owed_nothing || self.ride.drivers_owed.get(), self.write_d1);
+        // Offers every fast path landed go from the alarm set with them (docs/design.md,
+        // "Off the request path"); any other frame, or an offer not landed, goes at once.
+        let deferred = owed_nothing || (only_offers && all_landed);
+        self.hand_over_later(!deferred, self.write_d1);
         if hooked {
             super::ride_webhooks::send_later(self.ride);
         }
@@ -203,7 +207,7 @@ impl<'a> EffectRunner<'a> {
     /// Sends each region its frames and feed, concurrently; returns, per
     /// region, which of its deliveries a socket took (a failure is logged:
     /// the Driver DOs deliver those).
-    async fn deliver_fast(&self, batches: HashMap<String, DeliverBatch>) -> HashMap<String, Vec<bool>> {
+    async fn deliver_fast(&self, batches: HashMap<String, DeliverBatch>) -> HashMap<String, Vec<Vec<String>>> {
         let env = self.ride.env();
         let calls = batches.iter().map(|(cell, batch)| async move {
             let answer: Result<Delivered, AppError> = region_rpc::call(env, cell, RegionCall::Deliver, batch).await;
@@ -222,24 +226,28 @@ impl<'a> EffectRunner<'a> {
     }
 
     /// Frames a region put on their driver's sockets reach the Driver DOs
-    /// marked so (they deliver only where that region did not).
+    /// marked so (they deliver only where that region did not). Whether
+    /// every frame landed so.
     async fn mark_delivered(
         &self,
         owed: Vec<(OwedToDriver, Option<String>)>,
         slots: Vec<Option<(String, usize)>>,
-        taken: &HashMap<String, Vec<bool>>,
-    ) -> Result<(), AppError> {
+        taken: &HashMap<String, Vec<Vec<String>>>,
+    ) -> Result<bool, AppError> {
+        let count = owed.len();
         let mut delivered = Vec::new();
         for ((mut owed, _), slot) in owed.into_iter().zip(slots) {
             let Some((region, index)) = slot else { continue };
-            if !taken.get(&region).and_then(|t| t.get(index)).copied().unwrap_or(false) {
+            let Some(sockets) = taken.get(&region).and_then(|t| t.get(index)).filter(|s| !s.is_empty()) else {
                 continue;
-            }
+            };
+            owed.frame.delivered_to = sockets.clone();
             owed.frame.delivered_in = Some(region);
             delivered.push(driver_outbox::entry(&owed)?);
         }
+        let all_landed = delivered.len() == count;
         if delivered.is_empty() {
-            return Ok(());
+            return Ok(all_landed);
         }
         // Only frames still owed are rewritten: a flush that ran meanwhile (an
         // alarm, another event) may have handed some over, and they stay gone.
@@ -256,7 +264,7 @@ impl<'a> EffectRunner<'a> {
         if any {
             storage.put_multiple_raw(object).await?;
         }
-        Ok(())
+        Ok(all_landed)
     }
 
     /// Sends what drivers are owed; what is left is retried from the alarm.

@@ -6,7 +6,7 @@
 use worker::Response;
 
 use super::decode;
-use super::ride::{no_such_ride, RideDo};
+use super::ride::{no_such_ride, RideObject};
 use crate::core::identity::{Caller, Role};
 use crate::core::ride::RideRecord;
 use crate::do_call::Done;
@@ -16,7 +16,7 @@ use crate::ride_rpc::{calls, ProofUpload, RideCall};
 use crate::api::PROOFS_BINDING;
 
 /// Answers a proof call.
-pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Response, AppError> {
+pub async fn serve(ride: &RideObject, call: RideCall, body: &[u8]) -> Result<Response, AppError> {
     match call {
         RideCall::ProofCheck => {
             let upload = decode::<calls::ProofCheck>(body)?;
@@ -36,7 +36,7 @@ pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Respons
 }
 
 /// Records an uploaded image under its name; the image it replaced is deleted.
-async fn record(ride: &RideDo, upload: ProofUpload) -> Result<Response, AppError> {
+async fn record(ride: &RideObject, upload: ProofUpload) -> Result<Response, AppError> {
     seen_by_driver(ride, &upload).await?;
     let object = upload.object.ok_or_else(|| AppError::InvalidRequest("no object to record".into()))?;
     let replaced = ride.change(|r| r.record_proof_object(&upload.driver_id, &upload.name, object))??;
@@ -54,7 +54,7 @@ async fn record(ride: &RideDo, upload: ProofUpload) -> Result<Response, AppError
 }
 
 /// The record, when the uploading driver may see the ride at all (404 otherwise).
-async fn seen_by_driver(ride: &RideDo, upload: &ProofUpload) -> Result<RideRecord, AppError> {
+async fn seen_by_driver(ride: &RideObject, upload: &ProofUpload) -> Result<RideRecord, AppError> {
     let driver = Caller { sub: upload.driver_id.clone(), role: Role::Driver, name: None };
     ride.visible_to(&driver, true).await
 }

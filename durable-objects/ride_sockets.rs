@@ -4,7 +4,7 @@
 
 use worker::{Env, ListOptions, Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
-use super::ride::{RideDo, LOCATION_KEY};
+use super::ride::{RideObject, LOCATION_KEY};
 use super::ride_effects::event_key;
 use super::socket_pipeline::{self as pipeline, Frame, NoFacts, SocketKind};
 use super::socket_reply::{error, reply, send_text};
@@ -30,7 +30,7 @@ impl SocketKind for RiderKind {
 }
 
 /// Accepts a rider's socket: `connected`, then every event after `last_seq`.
-pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
+pub async fn connect(ride: &RideObject, req: &Request, now: i64) -> Result<Response, AppError> {
     let connect: RiderConnect = pipeline::identity(req, CONNECT_HEADER)?;
     let record = ride.visible_to(&connect.caller, false).await?;
     let state = ride.state();
@@ -92,7 +92,7 @@ const STATS_RENEW_KEY: &str = "stats_renew_at";
 /// Writes how many ride sockets are open for `GET /v1/stats`, leased (see
 /// `core::stats`); while the ride holds sockets its alarm renews the report.
 /// A failure is logged.
-pub async fn report_stats(ride: &RideDo, ride_id: &str, now: i64) {
+pub async fn report_stats(ride: &RideObject, ride_id: &str, now: i64) {
     let open: Vec<SocketHeader> =
         pipeline::open_sockets::<RiderKind>(ride.state(), None).into_iter().map(|(_, s)| s.header).collect();
     let dispatchers = open.iter().filter(|s| s.role == Role::Dispatcher).count() as u32;
@@ -123,7 +123,7 @@ pub async fn report_stats(ride: &RideDo, ride_id: &str, now: i64) {
 /// alarm sets it again): reports afresh (a ride left with no socket, after a
 /// restart say, removes its row) and deletes rows of rides whose lease lapsed
 /// long ago, which no ride will report again.
-pub async fn renew_stats(ride: &RideDo, now: i64) {
+pub async fn renew_stats(ride: &RideObject, now: i64) {
     let Ok(Some(renew_at)) = ride.state().storage().get::<i64>(STATS_RENEW_KEY).await else { return };
     if now < renew_at {
         if let Err(err) = token_expiry::wake_by(ride.state(), renew_at).await {
@@ -144,7 +144,7 @@ pub async fn renew_stats(ride: &RideDo, now: i64) {
 }
 
 /// A rider socket closed: it no longer counts.
-pub async fn on_gone(ride: &RideDo, ws: &WebSocket, now: i64) {
+pub async fn on_gone(ride: &RideObject, ws: &WebSocket, now: i64) {
     if pipeline::closed(ws).is_none() {
         return;
     }
@@ -162,7 +162,7 @@ pub fn broadcast(state: &State, frame: &str) {
 }
 
 /// Handles one frame from a rider: the pipeline answers all but `cancel_ride`.
-pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
+pub async fn on_message(ride: &RideObject, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
     if pipeline::is_kind::<super::ride_watchers::WatcherKind>(ride.state(), None, ws) {
         return super::ride_watchers::on_message(ride, ws, message, now).await;
     }

@@ -5,7 +5,7 @@
 
 use worker::{Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
-use super::ride::{no_such_ride, RideDo};
+use super::ride::{no_such_ride, RideObject};
 use super::socket_pipeline::{self as pipeline, Frame, NoFacts, SocketKind};
 use super::socket_reply::{close, error, send_text};
 use super::{decode, token_expiry};
@@ -31,7 +31,7 @@ impl SocketKind for WatcherKind {
 }
 
 /// Answers `AddWatcher` and `RevokeWatchers` (strangers: 404).
-pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Response, AppError> {
+pub async fn serve(ride: &RideObject, call: RideCall, body: &[u8]) -> Result<Response, AppError> {
     let now = super::now_ms();
     match call {
         RideCall::AddWatcher => {
@@ -59,7 +59,7 @@ pub async fn serve(ride: &RideDo, call: RideCall, body: &[u8]) -> Result<Respons
 
 /// Accepts a watcher's socket while its link is live: `connected`, the
 /// replay after `last_seq`, the driver's latest position while the ride is on.
-pub async fn connect(ride: &RideDo, req: &Request, now: i64) -> Result<Response, AppError> {
+pub async fn connect(ride: &RideObject, req: &Request, now: i64) -> Result<Response, AppError> {
     let connect: WatcherConnect = pipeline::identity(req, CONNECT_HEADER)?;
     let record = ride.load().await?.ok_or_else(no_such_ride)?;
     if !record.watchers.admits(&connect.watch_id, now) {
@@ -112,7 +112,7 @@ pub async fn bound_to_end(state: &State, record: &RideRecord) {
 
 /// A watcher's frame: `ping` is answered (by the pipeline); anything that
 /// would change the ride is refused, `forbidden`.
-pub async fn on_message(ride: &RideDo, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
+pub async fn on_message(ride: &RideObject, ws: &WebSocket, message: WebSocketIncomingMessage, now: i64) {
     if let Frame::Message { req_id, .. } =
         pipeline::on_frame::<WatcherKind>(ride.env(), ride.state(), None, ws, message, now).await
     {

@@ -16,7 +16,7 @@ use worker::{
     AbortController, Delay, Fetch, Headers, ListOptions, Method, Request, RequestInit, RequestRedirect, Storage,
 };
 
-use super::ride::RideDo;
+use super::ride::RideObject;
 use crate::core::dispatch::Effect;
 use crate::core::ride::RideRecord;
 use crate::core::webhooks::{self, Answer, DeliveryLog, NextStep, Schedule, WebhookDelivery};
@@ -49,12 +49,12 @@ pub fn entries(record: &RideRecord, effects: &[Effect]) -> Result<Vec<(String, S
 }
 
 /// The alarm that finds deliveries stranded by a restart, set before the write that stores them.
-pub async fn guard(ride: &RideDo) -> Result<(), AppError> {
+pub async fn guard(ride: &RideObject) -> Result<(), AppError> {
     super::token_expiry::wake_by(ride.state(), super::now_ms() + GUARD_AFTER_MS).await
 }
 
 /// Sends what is due once the caller has its answer: nobody waits on a webhook.
-pub fn send_later(ride: &RideDo) {
+pub fn send_later(ride: &RideObject) {
     let sender = ride.webhook_sender.clone();
     let (running, _) = sender.0.get();
     if running {
@@ -201,19 +201,19 @@ async fn load_one(storage: &Storage, seq: u64) -> Result<Option<WebhookDelivery>
 
 /// Whether the caller may see the ride's webhooks (the Worker lets only
 /// partners and dispatchers ask): anyone else is told it does not exist.
-async fn check_access(ride: &RideDo, view: &ViewRide) -> Result<(), AppError> {
+async fn check_access(ride: &RideObject, view: &ViewRide) -> Result<(), AppError> {
     ride.visible_to(&view.caller, false).await.map(drop)
 }
 
 /// The ride's delivery log.
-pub async fn log(ride: &RideDo, view: ViewRide) -> Result<DeliveryLog, AppError> {
+pub async fn log(ride: &RideObject, view: ViewRide) -> Result<DeliveryLog, AppError> {
     check_access(ride, &view).await?;
     Ok(webhooks::log(&load(&ride.state().storage()).await?))
 }
 
 /// Makes every given-up delivery pending again (in one write, with the alarm
 /// that guards it) and starts sending; returns the log as it now is.
-pub async fn redeliver(ride: &RideDo, view: ViewRide, now: i64) -> Result<DeliveryLog, AppError> {
+pub async fn redeliver(ride: &RideObject, view: ViewRide, now: i64) -> Result<DeliveryLog, AppError> {
     check_access(ride, &view).await?;
     let storage = ride.state().storage();
     let mut queue = load(&storage).await?;
@@ -235,7 +235,7 @@ pub async fn redeliver(ride: &RideDo, view: ViewRide, now: i64) -> Result<Delive
 /// The alarm rang: send what is due (off the alarm's path too). A sender
 /// already running will look again; the alarm comes back in case its
 /// object restarts before it finishes (the ring that woke it is spent).
-pub async fn on_alarm(ride: &RideDo) -> Result<(), AppError> {
+pub async fn on_alarm(ride: &RideObject) -> Result<(), AppError> {
     if ride.webhook_sender.0.get().0 {
         guard(ride).await?;
     }

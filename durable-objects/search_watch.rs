@@ -6,7 +6,7 @@
 
 use futures::future::join_all;
 
-use super::ride::RideDo;
+use super::ride::RideObject;
 use crate::core::dispatch::Effect;
 use crate::core::late_driver::SearchWatch;
 use crate::core::region_cells::regions_within;
@@ -24,7 +24,7 @@ pub fn watches_of(effects: &[Effect]) -> Vec<SearchWatch> {
 }
 
 /// Sends `watches` to the regions around the pickup once the caller has its answer.
-pub fn watch_later(ride: &RideDo, watches: Vec<SearchWatch>) {
+pub fn watch_later(ride: &RideObject, watches: Vec<SearchWatch>) {
     if watches.is_empty() {
         return;
     }

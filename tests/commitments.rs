@@ -13,11 +13,11 @@ const HERE: LatLng = LatLng { lat: -26.2, lng: 28.04 };
 fn offer(id: u64, expires_at: i64, delivered: bool) -> RideFrame {
     let kind = FrameKind::Offer { expires_at };
     let delivered_in = delivered.then(|| "r1".to_string());
-    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in }
+    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in, delivered_to: Vec::new() }
 }
 
 fn frame(id: u64, kind: FrameKind, text: &str) -> RideFrame {
-    RideFrame { id, kind, frame: Some(text.to_string()), delivered_in: None }
+    RideFrame { id, kind, frame: Some(text.to_string()), delivered_in: None, delivered_to: Vec::new() }
 }
 
 fn frames(ride: &str, list: Vec<RideFrame>) -> DriverInput {
@@ -29,7 +29,7 @@ fn claim(ride: &str) -> DriverInput {
 }
 
 fn release(id: u64, token: u64) -> RideFrame {
-    RideFrame { id, kind: FrameKind::Release { token }, frame: None, delivered_in: None }
+    RideFrame { id, kind: FrameKind::Release { token }, frame: None, delivered_in: None, delivered_to: Vec::new() }
 }
 
 fn attach(socket: &str, region: &str) -> DriverInput {
@@ -131,6 +131,26 @@ fn a_claim_is_persisted_with_its_check_alarm_before_anything_else() {
 }
 
 #[test]
+fn a_frame_landed_on_a_socket_that_closed_since_is_owed_to_the_new_socket_in_that_region() {
+    // s1 in r1 took the offer through the fast path; before the ride handed the frame over, the
+    // driver reconnected in r1 (s2: a restart, a new connection) and its attach found nothing.
+    let mut c = online();
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 100);
+    assert!(attach_answer(&c.handle(attach("s2", "r1"), 110)).frames.is_empty());
+    let mut landed = offer(1, 20_000, true);
+    landed.delivered_to = vec!["s1".into()];
+    let effects = c.handle(frames("ride_a", vec![landed]), 120);
+    let sent = deliveries(&effects);
+    assert_eq!(sent.len(), 1, "owed to r1 again, for s2: {sent:?}");
+    assert_eq!((sent[0].0.as_str(), sent[0].1[0].1.as_str()), ("r1", "offer-1"));
+    // Landed on the socket that is still there: nothing owed.
+    let mut c = online();
+    let mut landed = offer(1, 20_000, true);
+    landed.delivered_to = vec!["s1".into()];
+    assert!(deliveries(&c.handle(frames("ride_a", vec![landed]), 120)).is_empty());
+}
+
+#[test]
 fn open_offers_follow_the_driver_to_a_new_socket_with_their_original_expiry() {
     let mut c = online();
     c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
@@ -149,7 +169,16 @@ fn a_declined_or_taken_offer_is_not_sent_again() {
     c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
     c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 100);
     c.handle(
-        frames("ride_a", vec![RideFrame { id: 2, kind: FrameKind::OfferClosed, frame: None, delivered_in: None }]),
+        frames(
+            "ride_a",
+            vec![RideFrame {
+                id: 2,
+                kind: FrameKind::OfferClosed,
+                frame: None,
+                delivered_in: None,
+                delivered_to: Vec::new(),
+            }],
+        ),
         150,
     );
     c.handle(frames("ride_b", vec![frame(2, FrameKind::OfferClosed, "taken-b")]), 160);

@@ -29,7 +29,7 @@ fn deliver(region: &mut Region, deliveries: Vec<Delivery>, feed: Vec<RideFeed>, 
     region.handle(RegionInput::Deliver(DeliverBatch { deliveries, feed }), now)
 }
 
-fn taken(fx: &[RegionEffect]) -> Vec<bool> {
+fn taken(fx: &[RegionEffect]) -> Vec<Vec<String>> {
     match answer(fx) {
         RegionAnswer::Delivered(Delivered { taken }) => taken,
         other => panic!("{other:?}"),
@@ -71,12 +71,12 @@ fn an_offer_skips_a_driver_marked_busy_here_and_reaches_every_socket_of_a_free_o
         vec![],
         T0 + 1,
     );
-    assert_eq!(taken(&fx), [true, false]);
+    assert_eq!(taken(&fx), [vec!["s1".to_string(), "s2".to_string()], vec![]], "the sockets that took each");
     assert_eq!(sent_to(&fx, "s1").len(), 1);
     assert_eq!(sent_to(&fx, "s2").len(), 1);
     assert!(sent_to(&fx, "s3").is_empty());
     let fx = deliver(&mut region, vec![delivery("nobody", "o3", true, None)], vec![], T0 + 2);
-    assert_eq!(taken(&fx), [false], "a driver without a socket here");
+    assert_eq!(taken(&fx), [Vec::<String>::new()], "a driver without a socket here");
 }
 
 #[test]

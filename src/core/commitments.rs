@@ -68,6 +68,24 @@ pub struct RideFrame {
     /// The region that already put it on the driver's sockets there (the fast path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_in: Option<String>,
+    /// The sockets there that took it: a socket of the driver opened in that
+    /// region since (a reconnect) is still owed it. Empty: every socket there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered_to: Vec<String>,
+}
+
+/// Where the fast path put a frame (see [`RideFrame::delivered_in`]).
+#[derive(Debug, Clone, Copy)]
+struct Landed<'a> {
+    region: &'a str,
+    sockets: &'a [String],
+}
+
+impl Landed<'_> {
+    /// Whether the socket `socket_id` in `region` has the frame already.
+    fn reached(&self, socket_id: &str, region: &str) -> bool {
+        self.region == region && (self.sockets.is_empty() || self.sockets.iter().any(|s| s == socket_id))
+    }
 }
 
 /// The answer to a claim: a typed value, never an HTTP error to parse.
@@ -363,8 +381,8 @@ impl Commitments {
 
     /// Applies one frame; `known` when the ride sent this driver frames before.
     fn apply_frame(&mut self, ride_id: &str, frame: RideFrame, known: bool, now: i64, out: &mut Vec<DriverEffect>) {
-        let RideFrame { kind, frame: text, delivered_in, .. } = frame;
-        let done = delivered_in.as_deref();
+        let RideFrame { kind, frame: text, delivered_in, delivered_to, .. } = frame;
+        let done = delivered_in.as_deref().map(|region| Landed { region, sockets: &delivered_to });
         match kind {
             FrameKind::Offer { expires_at } => {
                 if self.active.is_some() {
@@ -417,7 +435,7 @@ impl Commitments {
     }
 
     /// The ride recorded the accept (or moved on): the claim holds.
-    fn confirm(&mut self, ride_id: &str, text: Option<String>, done: Option<&str>, now: i64) {
+    fn confirm(&mut self, ride_id: &str, text: Option<String>, done: Option<Landed>, now: i64) {
         match &mut self.active {
             Some(active) if active.ride_id == ride_id => {
                 let newly = !active.confirmed;
@@ -572,8 +590,13 @@ impl Commitments {
     /// Owes `text` to every region with a socket of the driver but `done`,
     /// the one that already delivered it (kept for the next connect when
     /// `keep_offline` and nobody took it).
-    fn owe(&mut self, ride_id: &str, text: String, keep_offline: bool, done: Option<&str>, now: i64) {
-        let regions: BTreeSet<String> = self.sockets.values().filter(|r| Some(r.as_str()) != done).cloned().collect();
+    fn owe(&mut self, ride_id: &str, text: String, keep_offline: bool, done: Option<Landed>, now: i64) {
+        let regions: BTreeSet<String> = self
+            .sockets
+            .iter()
+            .filter(|(socket, region)| !done.is_some_and(|d| d.reached(socket, region)))
+            .map(|(_, region)| region.clone())
+            .collect();
         if regions.is_empty() && (!keep_offline || done.is_some()) {
             return;
         }

@@ -69,7 +69,13 @@ impl RideRecord {
             };
             for (driver_id, region) in targets {
                 self.driver_frames += 1;
-                let frame = RideFrame { id: self.driver_frames, kind, frame: text.clone(), delivered_in: None };
+                let frame = RideFrame {
+                    id: self.driver_frames,
+                    kind,
+                    frame: text.clone(),
+                    delivered_in: None,
+                    delivered_to: Vec::new(),
+                };
                 out.push(FrameForDriver { driver_id, region, frame });
             }
         }

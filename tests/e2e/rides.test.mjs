@@ -5,7 +5,7 @@
 // MAX_ROUNDS is rounds.test.mjs, dispatch with drivers dispatch.test.mjs).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, until } from './helpers.mjs';
 
 let worker;
 // "listing rides" creates 32 rides for one passenger at once, over its 30 a minute
@@ -40,6 +40,16 @@ async function create(sub, body = RIDE, role = 'passenger', headers = {}) {
   return res.body;
 }
 
+/** The ride as its passenger `sub` reads it, once `ok` holds of it. */
+async function view(id, sub, ok = () => true) {
+  const read = async () => {
+    const res = await api(worker, 'GET', `/v1/rides/${id}`, { token: token('passenger', sub) });
+    assert.equal(res.status, 200, res.text);
+    return res.body;
+  };
+  return until(read, ok);
+}
+
 async function d1Ride(id) {
   return worker.db.prepare('SELECT status, passenger_id, partner_id, data FROM rides WHERE id = ?').bind(id).first();
 }
@@ -58,17 +68,21 @@ describe('creating a ride', () => {
     assert.deepEqual(ride.passenger, { id: 'pax-1', name: 'Ann' });
     assert.equal(ride.partner_id, null);
     assert.equal(ride.driver, null);
-    assert.equal(ride.offer_round, 1, 'its first round ran and found nobody');
+    assert.equal(ride.offer_round, 0, 'answered once stored, before its first round is answered');
     assert.ok(Math.abs(ride.created_at - Date.now()) < 60_000);
     for (const f of ['accepted_at', 'arrived_at', 'started_at', 'completed_at', 'cancelled_at', 'cancelled_by', 'cancel_reason', 'fare', 'distance_km']) {
       assert.equal(ride[f], null, f);
     }
     assert.equal(ride.callback_url, undefined);
+    const later = await view(ride.id, 'pax-1', (r) => r.offer_round === 1);
+    assert.equal(later.status, 'searching', 'its first round ran, found nobody, and it keeps searching');
   });
 
   test('the ride reaches D1 with its creation event', async () => {
-    const ride = await create('pax-d1');
-    const row = await d1Ride(ride.id);
+    const created = await create('pax-d1');
+    // D1 is written with the first round, right after the answer.
+    const row = await until(() => d1Ride(created.id), (r) => r && JSON.parse(r.data).offer_round === 1);
+    const ride = await view(created.id, 'pax-d1');
     assert.equal(row.status, 'searching');
     assert.equal(row.passenger_id, 'pax-d1');
     assert.deepEqual(JSON.parse(row.data), ride);
@@ -158,7 +172,8 @@ describe('Idempotency-Key', () => {
     assert.equal(first.status, 201, first.text);
     const again = await api(worker, 'POST', '/v1/rides', { token: token('partner', 'acme-idem'), body: PARTNER_RIDE, headers });
     assert.equal(again.status, 201, again.text);
-    assert.deepEqual(again.body, first.body);
+    // The ride as it is now: the same ride, its first round perhaps answered since.
+    assert.deepEqual({ ...again.body, offer_round: 0 }, first.body);
     assert.equal(again.headers.get('idempotent-replayed'), 'true');
     const n = await worker.db.prepare('SELECT COUNT(*) AS n FROM rides WHERE partner_id = ?').bind('acme-idem').first();
     assert.equal(n.n, 1);
@@ -207,8 +222,13 @@ describe('reading one ride', () => {
   let ride;
   let partnerRide;
   before(async () => {
-    ride = await create('pax-owner');
-    partnerRide = await create('acme-owner', PARTNER_RIDE, 'partner');
+    // Read once their first round was answered, so that every read below sees the same ride.
+    ride = await view((await create('pax-owner')).id, 'pax-owner', (r) => r.offer_round === 1);
+    const created = await create('acme-owner', PARTNER_RIDE, 'partner');
+    partnerRide = await until(
+      async () => (await api(worker, 'GET', `/v1/rides/${created.id}`, { token: token('partner', 'acme-owner') })).body,
+      (r) => r.offer_round === 1,
+    );
   });
 
   test('its passenger, its partner and any dispatcher read it', async () => {

@@ -71,6 +71,8 @@ impl RideDo {
         let record = self.record.as_mut().expect("run follows a load");
         let owed = record.frames_for_drivers(&effects);
         let owed_nothing = owed.is_empty();
+        let owed_ids: Vec<u64> = owed.iter().map(|f| f.frame.id).collect();
+        let only_offers = owed.iter().all(|f| matches!(f.frame.kind, FrameKind::Offer { .. }));
         let as_stored = |r: &RideRecord| serde_json::to_string(r).expect("records serialize");
         if effects.is_empty() && self.stored.as_ref().map(as_stored) == Some(as_stored(record)) {
             // Nothing changed (a refused or answered query): no write, nothing sent.
@@ -134,17 +136,20 @@ impl RideDo {
             next.push(Step::Deliver { batches, fast });
         }
         next.extend(wake.map(Step::Wake));
-        next.push(Step::Flush { only_if_owed: owed_nothing });
+        if !owed_nothing {
+            next.push(Step::HandOver { owed: owed_ids, only_offers });
+        }
         next
     }
 
     /// `mark_delivered`: frames a region's socket took reach the Driver DO marked so
     /// (rewritten even if already sent: the Driver DO applies a frame id once).
-    pub(super) fn mark_delivered(&mut self, fast: Vec<FastFrame>, taken: &BTreeMap<usize, Vec<bool>>) {
+    pub(super) fn mark_delivered(&mut self, fast: Vec<FastFrame>, taken: &BTreeMap<usize, Vec<Vec<String>>>) {
         for FastFrame { driver_id, mut frame, region, slot } in fast {
-            if !taken.get(&region).and_then(|t| t.get(slot)).copied().unwrap_or(false) {
+            let Some(sockets) = taken.get(&region).and_then(|t| t.get(slot)).filter(|s| !s.is_empty()) else {
                 continue;
-            }
+            };
+            frame.delivered_to = sockets.clone();
             frame.delivered_in = Some(super::region_name(region));
             // Only a frame still owed is rewritten: one a flush meanwhile handed over stays gone.
             if let Some(entry) = self.outbox.get_mut(&frame.id) {

@@ -93,8 +93,8 @@ pub enum Response {
     Attach(AttachAnswer),
     Holder(bool),
     Candidates(Vec<Candidate>),
-    /// Per delivery of a [`Request::Deliver`]: whether a socket took it.
-    Taken(Vec<bool>),
+    /// Per delivery of a [`Request::Deliver`]: the sockets that took it.
+    Taken(Vec<Vec<String>>),
     Sockets(Vec<String>),
 }
 

@@ -22,7 +22,7 @@ pub const REPORT_MIN_MS: i64 = 1_000;
 impl Region {
     /// A ride's batch: each frame to every socket of its driver (its busy
     /// mark applied first; an offer to a driver marked busy skipped), then
-    /// the feed. Answers, per delivery, whether a socket took it.
+    /// the feed. Answers, per delivery, the sockets that took it.
     pub(super) fn deliver(&mut self, batch: DeliverBatch, fx: &mut Vec<RegionEffect>) {
         let taken = batch.deliveries.into_iter().map(|delivery| self.deliver_one(delivery, fx)).collect();
         for feed in batch.feed {
@@ -31,20 +31,19 @@ impl Region {
         fx.push(RegionEffect::Answer(RegionAnswer::Delivered(Delivered { taken })));
     }
 
-    fn deliver_one(&mut self, delivery: Delivery, fx: &mut Vec<RegionEffect>) -> bool {
+    fn deliver_one(&mut self, delivery: Delivery, fx: &mut Vec<RegionEffect>) -> Vec<String> {
         let driver_id = &delivery.driver_id;
         if delivery.offer && self.index.get(driver_id).is_some_and(|d| d.busy) {
-            return false;
+            return Vec::new();
         }
         if let Some(mark) = delivery.mark {
             self.take_mark(driver_id, mark, fx);
         }
         let sockets = self.sockets_of(driver_id);
-        if sockets.is_empty() {
-            return false;
+        if !sockets.is_empty() {
+            fx.push(RegionEffect::Send { sockets: sockets.clone(), frame: delivery.frame });
         }
-        fx.push(RegionEffect::Send { sockets, frame: delivery.frame });
-        true
+        sockets
     }
 
     /// A busy mark for a driver here, from a ride or its Driver DO: kept

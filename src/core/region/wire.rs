@@ -81,8 +81,9 @@ pub struct DeliverBatch {
 /// The answer to a [`DeliverBatch`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivered {
-    /// Per delivery, in order: whether a socket of its driver here took it.
-    pub taken: Vec<bool>,
+    /// Per delivery, in order: the sockets of its driver here that took it
+    /// (none when it was not delivered).
+    pub taken: Vec<Vec<String>>,
 }
 
 /// Frames and the busy mark from a driver's Driver DO, for its sockets here.
