@@ -54,6 +54,21 @@ type Point = GeomWithData<[f64; 3], String>;
 pub struct DriverIndex {
     drivers: BTreeMap<String, IndexedDriver>,
     tree: RTree<Point>,
+    /// How many drivers are busy, and how many available and not busy
+    /// (kept with every change: the region reads them after every event).
+    busy: u32,
+    offerable: u32,
+}
+
+/// How many of the index's drivers are in each state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexCounts {
+    /// Every indexed driver.
+    pub online: u32,
+    /// Available and not busy.
+    pub available: u32,
+    /// With an active ride.
+    pub busy: u32,
 }
 
 impl DriverIndex {
@@ -72,30 +87,60 @@ impl DriverIndex {
             Some(known) => {
                 let removed = self.tree.remove(&point(known));
                 debug_assert!(removed.is_some(), "every known driver has its point in the tree");
-                known.busy
+                let busy = known.busy;
+                self.count(busy, known.available, false);
+                busy
             }
             None => false,
         };
         let driver = IndexedDriver { id: id.to_string(), location, available, busy };
+        self.count(busy, available, true);
         self.tree.insert(point(&driver));
         self.drivers.insert(driver.id.clone(), driver);
     }
 
     /// Sets whether a driver takes offers; `false` if the id is unknown.
     pub fn set_available(&mut self, id: &str, available: bool) -> bool {
-        self.drivers.get_mut(id).map(|driver| driver.available = available).is_some()
+        self.change(id, |driver| driver.available = available)
     }
 
     /// Sets whether a driver has an active ride; `false` if the id is unknown.
     pub fn set_busy(&mut self, id: &str, busy: bool) -> bool {
-        self.drivers.get_mut(id).map(|driver| driver.busy = busy).is_some()
+        self.change(id, |driver| driver.busy = busy)
     }
 
     /// Forgets a driver, returning what was known of it.
     pub fn remove(&mut self, id: &str) -> Option<IndexedDriver> {
         let driver = self.drivers.remove(id)?;
         self.tree.remove(&point(&driver));
+        self.count(driver.busy, driver.available, false);
         Some(driver)
+    }
+
+    /// How many drivers are online, available (and not busy), and busy.
+    pub fn counts(&self) -> IndexCounts {
+        IndexCounts { online: self.drivers.len() as u32, available: self.offerable, busy: self.busy }
+    }
+
+    /// Changes a known driver's flags, keeping the counts.
+    fn change(&mut self, id: &str, set: impl FnOnce(&mut IndexedDriver)) -> bool {
+        let Some(driver) = self.drivers.get_mut(id) else { return false };
+        let before = (driver.busy, driver.available);
+        set(driver);
+        let after = (driver.busy, driver.available);
+        self.count(before.0, before.1, false);
+        self.count(after.0, after.1, true);
+        true
+    }
+
+    /// Counts a driver in (`add`) or out of the state it has.
+    fn count(&mut self, busy: bool, available: bool, add: bool) {
+        let counter = match (busy, available) {
+            (true, _) => &mut self.busy,
+            (false, true) => &mut self.offerable,
+            (false, false) => return,
+        };
+        *counter = if add { *counter + 1 } else { counter.saturating_sub(1) };
     }
 
     /// What is known of a driver.
@@ -328,6 +373,29 @@ mod tests {
             for (c, (d, _)) in found.iter().zip(&scan) {
                 assert!((c.distance_m - d).abs() < 1e-6);
             }
+        }
+    }
+
+    #[test]
+    fn the_counts_kept_with_every_change_equal_a_count_by_scan() {
+        let mut rng = Lcg(7);
+        let mut index = DriverIndex::new();
+        for step in 0..20_000 {
+            let id = format!("driver-{:03}", (rng.unit() * 300.0) as u32);
+            let at = LatLng { lat: -26.2 + rng.unit() * 0.1, lng: 28.0 + rng.unit() * 0.1 };
+            match (rng.unit() * 5.0) as u32 {
+                0 => index.upsert(&id, at, rng.unit() < 0.7),
+                1 => drop(index.set_available(&id, rng.unit() < 0.5)),
+                2 => drop(index.set_busy(&id, rng.unit() < 0.5)),
+                3 => drop(index.remove(&id)),
+                _ => index.upsert(&id, at, index.get(&id).is_none_or(|d| d.available)),
+            }
+            let scan = IndexCounts {
+                online: index.drivers().count() as u32,
+                available: index.drivers().filter(|d| d.available && !d.busy).count() as u32,
+                busy: index.drivers().filter(|d| d.busy).count() as u32,
+            };
+            assert_eq!(index.counts(), scan, "after step {step}");
         }
     }
 }

@@ -30,16 +30,14 @@ pub struct RegionFigures {
 impl RegionFigures {
     /// The driver figures of an index, with the socket counts given.
     pub fn of(index: &DriverIndex, driver_sockets: u32, dispatcher_sockets: u32) -> RegionFigures {
-        let mut figures = RegionFigures { driver_sockets, dispatcher_sockets, ..RegionFigures::default() };
-        for driver in index.drivers() {
-            figures.drivers_online += 1;
-            if driver.busy {
-                figures.drivers_busy += 1;
-            } else if driver.available {
-                figures.drivers_available += 1;
-            }
+        let counts = index.counts();
+        RegionFigures {
+            driver_sockets,
+            dispatcher_sockets,
+            drivers_online: counts.online,
+            drivers_available: counts.available,
+            drivers_busy: counts.busy,
         }
-        figures
     }
 }
 
