@@ -62,7 +62,6 @@ impl<'a> EffectRunner<'a> {
         let owed = self.number_driver_frames(&effects)?;
         let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
-        let only_offers = owed.iter().all(|(o, _)| matches!(o.frame.kind, FrameKind::Offer { .. }));
         let record = self.ride.current()?;
         let record_json = serde_json::to_string(&record)?;
         if effects.is_empty() && self.ride.stored.borrow().as_deref() == Some(record_json.as_str()) {
@@ -138,14 +137,11 @@ impl<'a> EffectRunner<'a> {
         let taken = self.deliver_fast(offers).await;
         let marked = self.mark_delivered(owed, slots, &taken).await;
         self.ride.fast_in_flight.borrow_mut().retain(|id| !sent.contains(id));
-        let all_landed = marked?;
+        marked?;
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
-        // Offers every fast path landed go from the alarm set with them (docs/design.md,
-        // "Off the request path"); any other frame, or an offer not landed, goes at once.
-        let deferred = owed_nothing || (only_offers && all_landed);
-        self.hand_over_later(!deferred, self.write_d1);
+        self.hand_over_later(!owed_nothing || self.ride.drivers_owed.get(), self.write_d1);
         if hooked {
             super::ride_webhooks::send_later(self.ride);
         }
@@ -226,15 +222,14 @@ impl<'a> EffectRunner<'a> {
     }
 
     /// Frames a region put on their driver's sockets reach the Driver DOs
-    /// marked so (they deliver only where that region did not). Whether
-    /// every frame landed so.
+    /// marked so, with the sockets that took them (they deliver only to the
+    /// driver's other sockets: elsewhere, or opened since in that region).
     async fn mark_delivered(
         &self,
         owed: Vec<(OwedToDriver, Option<String>)>,
         slots: Vec<Option<(String, usize)>>,
         taken: &HashMap<String, Vec<Vec<String>>>,
-    ) -> Result<bool, AppError> {
-        let count = owed.len();
+    ) -> Result<(), AppError> {
         let mut delivered = Vec::new();
         for ((mut owed, _), slot) in owed.into_iter().zip(slots) {
             let Some((region, index)) = slot else { continue };
@@ -245,9 +240,8 @@ impl<'a> EffectRunner<'a> {
             owed.frame.delivered_in = Some(region);
             delivered.push(driver_outbox::entry(&owed)?);
         }
-        let all_landed = delivered.len() == count;
         if delivered.is_empty() {
-            return Ok(all_landed);
+            return Ok(());
         }
         // Only frames still owed are rewritten: a flush that ran meanwhile (an
         // alarm, another event) may have handed some over, and they stay gone.
@@ -264,7 +258,7 @@ impl<'a> EffectRunner<'a> {
         if any {
             storage.put_multiple_raw(object).await?;
         }
-        Ok(all_landed)
+        Ok(())
     }
 
     /// Sends what drivers are owed; what is left is retried from the alarm.

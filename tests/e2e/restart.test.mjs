@@ -55,8 +55,8 @@ describe('a restart in the middle of a round', () => {
     const rideId = created.body.id;
     const offered = await d1.next(offerOf(rideId));
 
-    // At once: the offer reaches the Driver DO from the ride's alarm, after the driver reconnected in
-    // the same region, marked as taken by the socket the restart closed, so the new socket is owed it.
+    // At once: if the ride had not handed the offer to the Driver DO yet, it does after the restart,
+    // marked as taken by the socket the restart closed, so the new socket in this region is owed it.
     await restart();
 
     // The ride is there, still searching in its first round.

@@ -145,7 +145,11 @@ impl RideDo {
             return;
         }
         self.alarm = None;
-        let steps = vec![Step::Flush, Step::Apply { input: RideInput::Tick, then: Then::Ask }, Step::AlarmTail];
+        let steps = vec![
+            Step::Flush { only_if_owed: false },
+            Step::Apply { input: RideInput::Tick, then: Then::Ask },
+            Step::AlarmTail,
+        ];
         self.start(None, true, steps, net);
     }
 

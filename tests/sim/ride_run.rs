@@ -71,8 +71,6 @@ impl RideDo {
         let record = self.record.as_mut().expect("run follows a load");
         let owed = record.frames_for_drivers(&effects);
         let owed_nothing = owed.is_empty();
-        let owed_ids: Vec<u64> = owed.iter().map(|f| f.frame.id).collect();
-        let only_offers = owed.iter().all(|f| matches!(f.frame.kind, FrameKind::Offer { .. }));
         let as_stored = |r: &RideRecord| serde_json::to_string(r).expect("records serialize");
         if effects.is_empty() && self.stored.as_ref().map(as_stored) == Some(as_stored(record)) {
             // Nothing changed (a refused or answered query): no write, nothing sent.
@@ -136,9 +134,7 @@ impl RideDo {
             next.push(Step::Deliver { batches, fast });
         }
         next.extend(wake.map(Step::Wake));
-        if !owed_nothing {
-            next.push(Step::HandOver { owed: owed_ids, only_offers });
-        }
+        next.push(Step::Flush { only_if_owed: owed_nothing });
         next
     }
 

@@ -57,14 +57,9 @@ pub enum Step {
         fast: Vec<FastFrame>,
     },
     Wake(i64),
-    /// `flush_drivers` from the alarm.
-    Flush,
-    /// `hand_over_later` after a step: `flush_drivers` unless the frames this
-    /// step owed (by id) are offers that all landed through the fast path
-    /// (those reach the Driver DOs from the alarm).
-    HandOver {
-        owed: Vec<u64>,
-        only_offers: bool,
+    /// `flush_drivers`; `only_if_owed`: only if this step owes drivers frames or earlier ones may be left.
+    Flush {
+        only_if_owed: bool,
     },
     Ask {
         round: u32,
@@ -111,13 +106,8 @@ impl RideDo {
                 self.wake_by(at, net);
                 Vec::new()
             }
-            Step::Flush => {
-                self.flush(tid, net);
-                Vec::new()
-            }
-            Step::HandOver { owed, only_offers } => {
-                let unlanded = owed.iter().any(|id| self.outbox.get(id).is_some_and(|(_, f)| f.delivered_in.is_none()));
-                if unlanded || !only_offers {
+            Step::Flush { only_if_owed } => {
+                if !only_if_owed || self.drivers_owed {
                     self.flush(tid, net);
                 }
                 Vec::new()

@@ -256,7 +256,7 @@ try {
     for (const s of result.scaling ?? []) {
       console.log(`ridewire dispatch at ${s.fleet} drivers vs ${s.vs_fleet}: p50 ${s.ridewire_dispatch_p50}×, p99 ${s.ridewire_dispatch_p99}×`);
     }
-    console.log(`machine: ${result.machine.cpus} cores, node ${result.machine.node}; before: ${result.machine.uptime}; after: ${result.machine_after.uptime}`);
+    console.log(`machine: ${result.machine.cpus} cores, node ${result.machine.node}, state in ${result.machine.state_dir}; before: ${result.machine.uptime}; after: ${result.machine_after.uptime}`);
     if (result.fleets.some((f) => f.js?.error || f.rw.error)) process.exitCode = 1;
     const file = writeResults(ROOT, opts.out, result);
     console.log(`results: ${file} (${result.duration_s} s)`);
