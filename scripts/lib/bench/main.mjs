@@ -1,7 +1,7 @@
 // scripts/bench: the fleet benchmark. See README.md ("Benchmark") and `scripts/bench --help`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDotVars } from '../jwt.mjs';
@@ -150,9 +150,18 @@ async function target(kind, onProgress) {
   return { ...s, secret, ridewire: false };
 }
 
+/** Where the Workers' state goes for a fleet (see scripts/bench): tmpfs up to this many drivers. */
+const TMPFS_MAX_FLEET = 1000;
+const DISK_TMPDIR = tmpdir();
+function stateDirFor(fleet) {
+  const tmpfs = process.env.BENCH_TMPFS;
+  return tmpfs && fleet <= TMPFS_MAX_FLEET ? tmpfs : DISK_TMPDIR;
+}
+
 /** One fleet through one target: connect, rides, ramp. */
 async function runOne(kind, fleet, runTag) {
   const started = performance.now();
+  process.env.TMPDIR = stateDirFor(fleet); // read by Miniflare (and wrangler dev's state) as the server starts
   const name = kind === 'ridewire' ? 'ridewire' : 'bare JS';
   const say = (msg) => progress(`[${fleet} drivers, ${name}] ${msg}`);
   const loadBefore = loadavg().map(round1);
@@ -219,7 +228,7 @@ result.wasm = wasmSize(RIDEWIRE_DIR);
 const runTag = Date.now().toString(36);
 try {
   for (const fleet of fleets) {
-    const entry = { fleet, js: null, rw: null, ratio: null };
+    const entry = { fleet, state_dir: stateDirFor(fleet), js: null, rw: null, ratio: null };
     // A failed run (a server that died, a fleet that could not connect) is recorded and the rest goes on.
     const attempt = async (kind) => {
       try {
@@ -233,7 +242,7 @@ try {
     entry.rw = await attempt('ridewire');
     if (entry.js && !entry.js.error && !entry.rw.error) entry.ratio = ratios(entry.rw, entry.js);
     result.fleets.push(entry);
-    console.log(`\n${fleet.toLocaleString('en-US')} drivers in one region (load average ${loadavg().map(round1).join(' ')})\n`);
+    console.log(`\n${fleet.toLocaleString('en-US')} drivers in one region (state in ${entry.state_dir}; load average ${loadavg().map(round1).join(' ')})\n`);
     console.log(table(entry));
     for (const n of notes(entry)) console.log(`  - ${n}`);
   }
@@ -243,7 +252,8 @@ try {
   if (result.fleets.length > 1) {
     const first = result.fleets.filter((f) => !f.rw.error)[0];
     const ok = result.fleets.filter((f) => !f.rw.error);
-    result.scaling = ok.slice(1).map((f) => ({
+    // Only fleets whose state was on the same kind of storage compare (see scripts/bench).
+    result.scaling = ok.slice(1).filter((f) => f.state_dir === first.state_dir).map((f) => ({
       fleet: f.fleet,
       vs_fleet: first.fleet,
       ridewire_dispatch_p50: Math.round((f.rw.dispatch_ms.p50 / first.rw.dispatch_ms.p50) * 100) / 100,
@@ -256,7 +266,9 @@ try {
     for (const s of result.scaling ?? []) {
       console.log(`ridewire dispatch at ${s.fleet} drivers vs ${s.vs_fleet}: p50 ${s.ridewire_dispatch_p50}×, p99 ${s.ridewire_dispatch_p99}×`);
     }
-    console.log(`machine: ${result.machine.cpus} cores, node ${result.machine.node}, state in ${result.machine.state_dir}; before: ${result.machine.uptime}; after: ${result.machine_after.uptime}`);
+    const dirs = new Set(result.fleets.map((f) => f.state_dir));
+    if (dirs.size > 1) console.log(`(fleets on different storage are not compared: BENCH_TMPFS= scripts/bench --fleet 100,5000 runs all on disk)`);
+    console.log(`machine: ${result.machine.cpus} cores, node ${result.machine.node}; before: ${result.machine.uptime}; after: ${result.machine_after.uptime}`);
     if (result.fleets.some((f) => f.js?.error || f.rw.error)) process.exitCode = 1;
     const file = writeResults(ROOT, opts.out, result);
     console.log(`results: ${file} (${result.duration_s} s)`);

@@ -1,7 +1,7 @@
 // Turning measurements into figures, the table on stdout and the JSON file under bench/results/.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pct, round1 } from './util.mjs';
@@ -21,8 +21,7 @@ export function machine() {
   } catch {
     // no uptime binary
   }
-  const state_dir = tmpdir();
-  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavg: loadavg().map(round1), uptime, state_dir };
+  return { cpus: cpus().length, cpu: cpus()[0]?.model ?? null, node: process.version, loadavg: loadavg().map(round1), uptime };
 }
 
 export function gitCommit(root) {
