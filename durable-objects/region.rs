@@ -98,17 +98,17 @@ impl DurableObject for RegionDo {
     async fn alarm(&self) -> Result<Response> {
         self.load_logged().await;
         let now = now_ms();
-        let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now).await;
+        let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now, Some(&self.memo)).await;
         for ws in &expired {
             if let Some(input) = self.gone_input(ws) {
                 self.run_logged(input).await;
             }
         }
-        let heard: Vec<Heard> = pipeline::open_sockets::<DriverKind>(&self.state, None)
+        let heard: Vec<Heard> = pipeline::open_headers::<DriverKind>(&self.state, &self.memo)
             .into_iter()
-            .map(|(ws, socket)| Heard {
-                frame_at: socket.header.heard_at.max(self.memo.heard_at(&socket.header.socket_id).unwrap_or(0)),
-                socket_id: socket.header.socket_id,
+            .map(|(ws, header)| Heard {
+                frame_at: header.heard_at,
+                socket_id: header.socket_id,
                 keepalive_at: self.keepalive.answered_at(&ws),
             })
             .collect();

@@ -89,7 +89,11 @@ pub async fn on_frame<K: SocketKind>(
     match inbound.message.common() {
         Some(CommonMessage::Ping) => reply(ws, &Pong { ts: now_ms }, req),
         Some(CommonMessage::RefreshToken(token)) => {
-            refresh::<K::Facts>(env, state, ws, &header, token, now_ms, req).await
+            if let Some(exp_s) = refresh::<K::Facts>(env, state, ws, &header, token, now_ms, req).await {
+                if let Some(memo) = memo {
+                    memo.set_exp(&header.socket_id, exp_s);
+                }
+            }
         }
         None => return Frame::Message { header, req_id: inbound.req_id, message: inbound.message },
     }
@@ -118,7 +122,7 @@ struct Pong {
 
 /// `refresh_token`: a valid token for the same `sub` and role extends the
 /// socket's life; the attachment is read again after the check (other
-/// events may have changed it meanwhile).
+/// events may have changed it meanwhile). The new expiry, once saved.
 async fn refresh<F: Serialize + DeserializeOwned>(
     env: &Env,
     state: &State,
@@ -127,13 +131,13 @@ async fn refresh<F: Serialize + DeserializeOwned>(
     token: &str,
     now_ms: i64,
     req: Option<&str>,
-) {
-    let Some(exp_s) = token_expiry::refresh(env, state, ws, header.holder(), token, now_ms, req).await else {
-        return;
-    };
-    let Some(mut socket) = Attached::<F>::of(ws) else { return };
+) -> Option<i64> {
+    let exp_s = token_expiry::refresh(env, state, ws, header.holder(), token, now_ms, req).await?;
+    let mut socket = Attached::<F>::of(ws)?;
     socket.header.exp_s = exp_s;
     if let Err(err) = socket.save(ws) {
         worker::console_error!("saving a refreshed token failed: {err}");
+        return None;
     }
+    Some(exp_s)
 }

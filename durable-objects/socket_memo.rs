@@ -111,9 +111,11 @@ impl SocketMemo {
         }
     }
 
-    /// When the socket with this id last sent a frame, if remembered.
-    pub fn heard_at(&self, socket_id: &str) -> Option<i64> {
-        self.sockets.borrow().get(socket_id).map(|socket| socket.header.heard_at)
+    /// A refreshed token's expiry for the socket with this id (its attachment has it already).
+    pub fn set_exp(&self, socket_id: &str, exp_s: i64) {
+        if let Some(socket) = self.sockets.borrow_mut().get_mut(socket_id) {
+            socket.header.exp_s = exp_s;
+        }
     }
 
     /// Forgets `ws` (it is gone).

@@ -116,6 +116,28 @@ pub fn open_sockets<K: SocketKind>(state: &State, sub: Option<&str>) -> Vec<(Web
         .collect()
 }
 
+/// The headers of the open sockets of kind `K`, from the memo where it
+/// remembers them (their attachments are read only for the others, which
+/// the memo remembers from then on): the alarm's walk over thousands of
+/// sockets parses no JSON for the ones that sent a frame since a wake-up.
+pub fn open_headers<K: SocketKind>(state: &State, memo: &SocketMemo) -> Vec<(WebSocket, SocketHeader)> {
+    let mut open = Vec::new();
+    for ws in state.get_websockets_with_tag(K::TAG).into_iter().filter(is_open) {
+        let header = match memo.header(&ws) {
+            Some(header) => header,
+            None => {
+                let Some(socket) = Attached::<K::Facts>::of(&ws) else { continue };
+                memo.remember(&ws, K::TAG, socket.header.clone());
+                socket.header
+            }
+        };
+        if !header.closed {
+            open.push((ws, header));
+        }
+    }
+    open
+}
+
 /// The socket with this id, while it is open.
 pub fn socket_by_id(state: &State, socket_id: &str) -> Option<WebSocket> {
     state.get_websockets_with_tag(&socket_tag(socket_id)).into_iter().find(is_open)

@@ -69,18 +69,24 @@ pub async fn refresh(
 
 /// Closes every socket whose token has expired; returns the next expiry (ms).
 pub async fn close_expired(state: &State, now_ms: i64) -> Option<i64> {
-    close_expired_sockets(state, now_ms).await.1
+    close_expired_sockets(state, now_ms, None).await.1
 }
 
 /// Closes every socket whose token has expired; returns those sockets (a
 /// client that never answers the close gets no close event, so the caller
 /// may have to treat them as gone) and the next expiry (ms).
-pub async fn close_expired_sockets(state: &State, now_ms: i64) -> (Vec<WebSocket>, Option<i64>) {
+/// With a `memo`, a socket it remembers is read from it, not its attachment.
+pub async fn close_expired_sockets(
+    state: &State,
+    now_ms: i64,
+    memo: Option<&super::socket_memo::SocketMemo>,
+) -> (Vec<WebSocket>, Option<i64>) {
     let mut next: Option<i64> = None;
     let mut closed = Vec::new();
     // A socket already closing is not closed again (nor reported twice).
     for ws in state.get_websockets().into_iter().filter(super::socket_pipeline::is_open) {
-        let Some(exp) = super::socket_pipeline::header_of(&ws).filter(|h| !h.closed).map(|h| h.exp_s) else {
+        let header = memo.and_then(|memo| memo.header(&ws)).or_else(|| super::socket_pipeline::header_of(&ws));
+        let Some(exp) = header.filter(|h| !h.closed).map(|h| h.exp_s) else {
             continue;
         };
         let exp_ms = token_deadline_ms(exp);
