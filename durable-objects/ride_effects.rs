@@ -113,7 +113,14 @@ impl<'a> EffectRunner<'a> {
         super::ride_watchers::bound_to_end(self.ride.state(), &record).await;
         let held: Vec<RideFeed> = if self.hold_feed { Vec::new() } else { self.ride.held_feed.take() };
         if !held.is_empty() {
-            self.pickup_batch(&mut offers, &record)?.feed.extend(held);
+            self.pickup_batch(&mut offers, &record)?.1.feed.extend(held);
+        }
+        // The pickup's region keeps the round's watch before its offers go out, in the same call.
+        let mut pickup = None;
+        if !watches.is_empty() {
+            let (cell, batch) = self.pickup_batch(&mut offers, &record)?;
+            batch.watches.extend(watches.iter().cloned());
+            pickup = Some(cell);
         }
         // Where each fast-path frame sits in its region's batch, to read the answer back.
         let mut slots = Vec::with_capacity(owed.len());
@@ -145,7 +152,7 @@ impl<'a> EffectRunner<'a> {
         if hooked {
             super::ride_webhooks::send_later(self.ride);
         }
-        super::search_watch::watch_later(self.ride, watches);
+        super::search_watch::watch_later(self.ride, watches, pickup);
         Ok(())
     }
 
@@ -189,15 +196,15 @@ impl<'a> EffectRunner<'a> {
         Ok(frames.into_iter().map(|f| (OwedToDriver { driver_id: f.driver_id, frame: f.frame }, f.region)).collect())
     }
 
-    /// The feed batch of the pickup's region.
+    /// The pickup's region and its batch.
     fn pickup_batch<'b>(
         &self,
         batches: &'b mut HashMap<String, DeliverBatch>,
         record: &RideRecord,
-    ) -> Result<&'b mut DeliverBatch, AppError> {
+    ) -> Result<(String, &'b mut DeliverBatch), AppError> {
         let at = LatLng { lat: record.ride.pickup.lat, lng: record.ride.pickup.lng };
         let cell = region_of(at, self.ride.config()?.region_res)?;
-        Ok(batches.entry(cell).or_default())
+        Ok((cell.clone(), batches.entry(cell).or_default()))
     }
 
     /// Sends each region its frames and feed, concurrently; returns, per

@@ -1,7 +1,8 @@
 //! Late drivers' IO on the ride's side: each watch the core decided (a
 //! round started, or the ride stopped searching) goes to every region
-//! within the dispatch radius of the pickup, after the answer (nobody waits
-//! on it). A lost watch costs only speed: the next round's query still
+//! within the dispatch radius of the pickup: the pickup's own with the
+//! step's delivery (before its offers), the others after the answer (nobody
+//! waits on them). A lost watch costs only speed: the next round's query still
 //! finds the driver, and a watch lapses by itself when its round ends.
 
 use futures::future::join_all;
@@ -23,8 +24,10 @@ pub fn watches_of(effects: &[Effect]) -> Vec<SearchWatch> {
         .collect()
 }
 
-/// Sends `watches` to the regions around the pickup once the caller has its answer.
-pub fn watch_later(ride: &RideObject, watches: Vec<SearchWatch>) {
+/// Sends `watches` to the regions around the pickup once the caller has its
+/// answer, but `sent` (the pickup's region, which had them with the step's
+/// delivery).
+pub fn watch_later(ride: &RideObject, watches: Vec<SearchWatch>, sent: Option<String>) {
     if watches.is_empty() {
         return;
     }
@@ -36,7 +39,7 @@ pub fn watch_later(ride: &RideObject, watches: Vec<SearchWatch>) {
     ride.state().wait_until(async move {
         for watch in watches {
             let cells = match regions_within(watch.at, watch.radius_km, region_res) {
-                Ok(cells) => cells,
+                Ok(cells) => cells.into_iter().filter(|cell| Some(cell) != sent.as_ref()).collect::<Vec<_>>(),
                 Err(err) => return worker::console_error!("no regions for a ride's watch: {err}"),
             };
             let calls = cells.iter().map(|cell| region_rpc::ask::<region_rpc::calls::Watch>(&env, cell, &watch));

@@ -27,7 +27,7 @@ fn ride(region: &mut Region, id: &str, at: LatLng, status: RideStatus, now: i64)
         pickup: Place { lat: at.lat, lng: at.lng, address: None },
         created: status == RideStatus::Searching,
     };
-    region.handle(RegionInput::Deliver(DeliverBatch { deliveries: vec![], feed: vec![feed] }), now)
+    region.handle(RegionInput::Deliver(DeliverBatch { feed: vec![feed], ..DeliverBatch::default() }), now)
 }
 
 /// The alarm, with every driver socket of these tests heard just now.

@@ -26,7 +26,7 @@ fn delivery(driver: &str, frame: &str, offer: bool, mark: Option<BusyMark>) -> D
 }
 
 fn deliver(region: &mut Region, deliveries: Vec<Delivery>, feed: Vec<RideFeed>, now: i64) -> Vec<RegionEffect> {
-    region.handle(RegionInput::Deliver(DeliverBatch { deliveries, feed }), now)
+    region.handle(RegionInput::Deliver(DeliverBatch { deliveries, feed, watches: Vec::new() }), now)
 }
 
 fn taken(fx: &[RegionEffect]) -> Vec<Vec<String>> {

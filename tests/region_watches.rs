@@ -117,7 +117,8 @@ fn a_driver_freed_by_its_busy_mark_is_reported_and_a_busy_one_is_not() {
         offer: false,
         mark: Some(mark(None, 2)),
     };
-    let fx = region.handle(RegionInput::Deliver(DeliverBatch { deliveries: vec![freed], feed: vec![] }), T0 + 4);
+    let fx = region
+        .handle(RegionInput::Deliver(DeliverBatch { deliveries: vec![freed], ..DeliverBatch::default() }), T0 + 4);
     assert_eq!(reported(&fx), one("d1"));
 }
 
@@ -155,4 +156,19 @@ fn watches_survive_a_wake_up() {
 
 fn location(at: LatLng) -> String {
     format!(r#"{{"type":"location_update","lat":{},"lng":{}}}"#, at.lat, at.lng)
+}
+
+#[test]
+fn a_watch_that_comes_with_a_deliver_batch_is_kept_like_one_sent_alone() {
+    let mut region = region();
+    let batch = DeliverBatch { watches: vec![watch(T0 + 20_000, &[])], ..DeliverBatch::default() };
+    let fx = region.handle(RegionInput::Deliver(batch), T0);
+    assert!(fx.contains(&RegionEffect::StoreWatch(watch(T0 + 20_000, &[]))), "kept through a wake-up");
+    online(&mut region, "s1", "late", east(3.0), T0 + 3_000);
+    let fx = region.handle(RegionInput::Deliver(DeliverBatch::default()), T0 + 3_100);
+    assert!(reported(&fx).is_empty());
+    let fx = open_at(&mut region, "s2", "later", east(2.0), T0 + 4_000);
+    let mut fx2 = attach(&mut region, "s2", None, &[], T0 + 4_100);
+    fx2.extend(fx);
+    assert_eq!(reported(&fx2), one("later"), "the watch holds: a driver coming online is reported");
 }

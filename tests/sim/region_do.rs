@@ -196,7 +196,9 @@ impl RegionDo {
                 return net.sched.answer(call, Ok(Response::Done));
             }
             Request::Candidates(query) => RegionInput::Candidates(query),
-            Request::Deliver { deliveries } => RegionInput::Deliver(DeliverBatch { deliveries, feed: Vec::new() }),
+            Request::Deliver { deliveries } => {
+                RegionInput::Deliver(DeliverBatch { deliveries, ..DeliverBatch::default() })
+            }
             Request::DriverFrames(delivery) => RegionInput::DriverFrames(delivery),
             other => return net.sched.answer(call, Err(format!("a region does not serve {other:?}"))),
         };

@@ -20,10 +20,13 @@ use crate::core::stats::{RegionFigures, ReportLease};
 pub const REPORT_MIN_MS: i64 = 1_000;
 
 impl Region {
-    /// A ride's batch: each frame to every socket of its driver (its busy
+    /// A ride's batch: its watches kept, each frame to every socket of its driver (its busy
     /// mark applied first; an offer to a driver marked busy skipped), then
     /// the feed. Answers, per delivery, the sockets that took it.
-    pub(super) fn deliver(&mut self, batch: DeliverBatch, fx: &mut Vec<RegionEffect>) {
+    pub(super) fn deliver(&mut self, batch: DeliverBatch, now: i64, fx: &mut Vec<RegionEffect>) {
+        for watch in batch.watches {
+            self.watch(watch, now, fx);
+        }
         let taken = batch.deliveries.into_iter().map(|delivery| self.deliver_one(delivery, fx)).collect();
         for feed in batch.feed {
             self.ride_feed(feed, fx);

@@ -250,7 +250,7 @@ impl Region {
             }
             RegionInput::RideAnswered { call, answer } => self.ride_answered(call, answer, &mut fx),
             RegionInput::DriverFrames(delivery) => self.driver_frames(delivery, &mut fx),
-            RegionInput::Deliver(batch) => self.deliver(batch, &mut fx),
+            RegionInput::Deliver(batch) => self.deliver(batch, now_ms, &mut fx),
             RegionInput::Candidates(query) => fx.push(RegionEffect::Answer(self.candidates(&query))),
             RegionInput::Nearby(query) => fx.push(RegionEffect::Answer(self.nearby(&query))),
             RegionInput::Driver(lookup) => {

@@ -76,6 +76,11 @@ pub struct DeliverBatch {
     /// Rides of this region created or changed, for the dispatch feed.
     #[serde(default)]
     pub feed: Vec<RideFeed>,
+    /// The ride's watches for late drivers (see `watches.rs`), kept before
+    /// the frames go out: the pickup's region gets its round's watch with
+    /// the round's offers, in one call (the other regions by their own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watches: Vec<crate::core::late_driver::SearchWatch>,
 }
 
 /// The answer to a [`DeliverBatch`].
