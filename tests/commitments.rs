@@ -13,11 +13,11 @@ const HERE: LatLng = LatLng { lat: -26.2, lng: 28.04 };
 fn offer(id: u64, expires_at: i64, delivered: bool) -> RideFrame {
     let kind = FrameKind::Offer { expires_at };
     let delivered_in = delivered.then(|| "r1".to_string());
-    RideFrame { id, kind, frame: Some(format!("offer-{id}")), delivered_in, delivered_to: Vec::new() }
+    RideFrame { delivered_in, ..RideFrame::new(id, kind, Some(format!("offer-{id}"))) }
 }
 
 fn frame(id: u64, kind: FrameKind, text: &str) -> RideFrame {
-    RideFrame { id, kind, frame: Some(text.to_string()), delivered_in: None, delivered_to: Vec::new() }
+    RideFrame::new(id, kind, Some(text.to_string()))
 }
 
 fn frames(ride: &str, list: Vec<RideFrame>) -> DriverInput {
@@ -29,7 +29,7 @@ fn claim(ride: &str) -> DriverInput {
 }
 
 fn release(id: u64, token: u64) -> RideFrame {
-    RideFrame { id, kind: FrameKind::Release { token }, frame: None, delivered_in: None, delivered_to: Vec::new() }
+    RideFrame::new(id, FrameKind::Release { token }, None)
 }
 
 fn attach(socket: &str, region: &str) -> DriverInput {
@@ -168,19 +168,7 @@ fn a_declined_or_taken_offer_is_not_sent_again() {
     let mut c = online();
     c.handle(frames("ride_a", vec![offer(1, 20_000, true)]), 100);
     c.handle(frames("ride_b", vec![offer(1, 20_000, true)]), 100);
-    c.handle(
-        frames(
-            "ride_a",
-            vec![RideFrame {
-                id: 2,
-                kind: FrameKind::OfferClosed,
-                frame: None,
-                delivered_in: None,
-                delivered_to: Vec::new(),
-            }],
-        ),
-        150,
-    );
+    c.handle(frames("ride_a", vec![RideFrame::new(2, FrameKind::OfferClosed, None)]), 150);
     c.handle(frames("ride_b", vec![frame(2, FrameKind::OfferClosed, "taken-b")]), 160);
     let answer = attach_answer(&c.handle(attach("s2", "r2"), 200));
     assert!(answer.frames.is_empty(), "{:?}", answer.frames);

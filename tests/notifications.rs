@@ -303,22 +303,10 @@ fn a_drivers_ride_frames_do_not_supersede_a_kept_notification() {
     use ridewire::core::commitments::{FrameKind, RideFrame};
     let mut c = Commitments::default();
     c.handle(notify("n1"), 0);
-    let offer = RideFrame {
-        id: 1,
-        kind: FrameKind::Offer { expires_at: 50_000 },
-        frame: Some("offer".into()),
-        delivered_in: None,
-        delivered_to: Vec::new(),
-    };
+    let offer = RideFrame::new(1, FrameKind::Offer { expires_at: 50_000 }, Some("offer".into()));
     c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![offer] }, 1);
     c.handle(DriverInput::Claim { ride_id: RIDE.into(), token: 1 }, 2);
-    let over = RideFrame {
-        id: 2,
-        kind: FrameKind::Over,
-        frame: Some("ride-over".into()),
-        delivered_in: None,
-        delivered_to: Vec::new(),
-    };
+    let over = RideFrame::new(2, FrameKind::Over, Some("ride-over".into()));
     c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![over] }, 3);
     let effects = c.handle(attach("s1", "r1"), 4);
     assert_eq!(attached_frames(&effects), vec!["ride-over".to_string()]);
@@ -366,20 +354,8 @@ fn notifications_past_the_cap_never_push_out_the_end_of_a_ride() {
     use ridewire::core::commitments::{FrameKind, RideFrame, MAX_OWED};
     let mut c = Commitments::default();
     c.handle(DriverInput::Claim { ride_id: RIDE.into(), token: 1 }, 0);
-    let assigned = RideFrame {
-        id: 1,
-        kind: FrameKind::Active,
-        frame: Some("assigned".into()),
-        delivered_in: None,
-        delivered_to: Vec::new(),
-    };
-    let over = RideFrame {
-        id: 2,
-        kind: FrameKind::Over,
-        frame: Some("ride-over".into()),
-        delivered_in: None,
-        delivered_to: Vec::new(),
-    };
+    let assigned = RideFrame::new(1, FrameKind::Active, Some("assigned".into()));
+    let over = RideFrame::new(2, FrameKind::Over, Some("ride-over".into()));
     c.handle(DriverInput::Frames { ride_id: RIDE.into(), frames: vec![assigned, over] }, 1);
     for i in 0..MAX_OWED + 5 {
         c.handle(notify(&format!("n{i}")), 10 + i as i64);

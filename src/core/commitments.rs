@@ -74,6 +74,13 @@ pub struct RideFrame {
     pub delivered_to: Vec<String>,
 }
 
+impl RideFrame {
+    /// Frame `id` of `kind`, not yet put on any socket.
+    pub fn new(id: u64, kind: FrameKind, frame: Option<String>) -> RideFrame {
+        RideFrame { id, kind, frame, delivered_in: None, delivered_to: Vec::new() }
+    }
+}
+
 /// Where the fast path put a frame (see [`RideFrame::delivered_in`]).
 #[derive(Debug, Clone, Copy)]
 struct Landed<'a> {

@@ -69,13 +69,7 @@ impl RideRecord {
             };
             for (driver_id, region) in targets {
                 self.driver_frames += 1;
-                let frame = RideFrame {
-                    id: self.driver_frames,
-                    kind,
-                    frame: text.clone(),
-                    delivered_in: None,
-                    delivered_to: Vec::new(),
-                };
+                let frame = RideFrame::new(self.driver_frames, kind, text.clone());
                 out.push(FrameForDriver { driver_id, region, frame });
             }
         }
