@@ -8,7 +8,7 @@ use serde::Serialize;
 use worker::{Env, State, WebSocket, WebSocketIncomingMessage};
 
 use super::socket_memo::SocketMemo;
-use super::socket_pipeline::{is_open, Attached, SocketKind};
+use super::socket_pipeline::{is_open, recall, Attached, SocketKind};
 use super::socket_reply::{admit, close, frame_error, frame_text, reply, FrameText};
 use super::token_expiry;
 use crate::core::protocol::parse_frame;
@@ -41,18 +41,9 @@ pub async fn on_frame<K: SocketKind>(
     message: WebSocketIncomingMessage,
     now_ms: i64,
 ) -> Frame<K::Inbound> {
-    let (mut header, mut attached) = match memo.and_then(|memo| memo.header(ws)) {
-        Some(header) => (header, None),
-        None => {
-            let Some(socket) = Attached::<K::Facts>::of(ws) else {
-                close(ws, 1011, "socket state lost; reconnect");
-                return Frame::Closed(None);
-            };
-            if let Some(memo) = memo {
-                memo.remember(ws, K::TAG, socket.header.clone());
-            }
-            (socket.header.clone(), Some(socket))
-        }
+    let Some((mut header, mut attached)) = recall::<K>(ws, memo) else {
+        close(ws, 1011, "socket state lost; reconnect");
+        return Frame::Closed(None);
     };
     if header.closed || !is_open(ws) {
         return Frame::Done; // a client still sending after the server closed it

@@ -123,19 +123,29 @@ pub fn open_sockets<K: SocketKind>(state: &State, sub: Option<&str>) -> Vec<(Web
 pub fn open_headers<K: SocketKind>(state: &State, memo: &SocketMemo) -> Vec<(WebSocket, SocketHeader)> {
     let mut open = Vec::new();
     for ws in state.get_websockets_with_tag(K::TAG).into_iter().filter(is_open) {
-        let header = match memo.header(&ws) {
-            Some(header) => header,
-            None => {
-                let Some(socket) = Attached::<K::Facts>::of(&ws) else { continue };
-                memo.remember(&ws, K::TAG, socket.header.clone());
-                socket.header
-            }
-        };
+        let Some((header, _)) = recall::<K>(&ws, Some(memo)) else { continue };
         if !header.closed {
             open.push((ws, header));
         }
     }
     open
+}
+
+/// A socket's header: the memo's when it remembers the socket, else its
+/// attachment's (remembered from then on), with the attachment when it was
+/// read. None when the socket has no attachment of kind `K`.
+pub fn recall<K: SocketKind>(
+    ws: &WebSocket,
+    memo: Option<&SocketMemo>,
+) -> Option<(SocketHeader, Option<Attached<K::Facts>>)> {
+    if let Some(header) = memo.and_then(|memo| memo.header(ws)) {
+        return Some((header, None));
+    }
+    let socket = Attached::<K::Facts>::of(ws)?;
+    if let Some(memo) = memo {
+        memo.remember(ws, K::TAG, socket.header.clone());
+    }
+    Some((socket.header.clone(), Some(socket)))
 }
 
 /// The socket with this id, while it is open.
