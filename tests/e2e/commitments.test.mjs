@@ -4,7 +4,7 @@
 // between accepts, cancels, views and declines leave nobody busy or a ride expired with drivers left.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const ops = token('dispatcher', 'ops-cm');
@@ -12,11 +12,7 @@ let worker;
 const open = [];
 
 async function register(id) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27435550111', vehicle: { type: 'sedan', registration: id } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27435550111' });
 }
 
 async function connectDriver(id, at, { registered = false } = {}) {
@@ -215,11 +211,7 @@ describe('a ride ending reaches every driver offered it', () => {
     try {
       const spot = { lat: -29.8587, lng: 31.0218 }; // Durban
       const connect = async (id, at) => {
-        const put = await api(w, 'PUT', `/v1/drivers/${id}`, {
-          token: ops,
-          body: { name: id, phone: '+27435550112', vehicle: { type: 'sedan', registration: id } },
-        });
-        assert.equal(put.status, 200, put.text);
+        await registerDriver(w, id, { by: ops, name: id, phone: '+27435550112' });
         const c = await Client.open(w.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
         await c.next('connected');
         local.push(c);

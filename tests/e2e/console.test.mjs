@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { api, ROOT, startWorker, token } from './helpers.mjs';
+import { api, ROOT, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
 const JOBURG = { lat: -26.2041, lng: 28.0473 };
@@ -23,11 +23,7 @@ const seen = []; // every URL the page asked for, sockets included
 const drivers = new Map();
 
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27115550100', vehicle: { type: 'sedan', registration: id } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27115550100' });
   const c = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   await c.next('connected');
   drivers.set(id, c);

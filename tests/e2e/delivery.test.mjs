@@ -7,7 +7,7 @@
 // Every test works at its own spot, 40 km from any other, with its own drivers and passengers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const PRETORIA = { lat: -25.7479, lng: 28.2293 };
@@ -38,11 +38,7 @@ function assertError(res, status, code) {
 }
 
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27125550100', vehicle: { type: 'sedan', registration: `GP ${id}` } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27125550100', registration: `GP ${id}` });
   const jwt = token('driver', id);
   const client = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: jwt });
   sockets.push(client);

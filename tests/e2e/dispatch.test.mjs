@@ -3,7 +3,7 @@
 // the exactly-once accept in the Ride DO over sockets and HTTP at once, the accept lock, busy drivers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const PICKUP = { lat: -26.2041, lng: 28.0473 };
@@ -21,11 +21,7 @@ let worker;
 const drivers = new Map();
 
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27825550100', vehicle: { type: 'sedan', registration: `GP ${id}` } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27825550100', registration: `GP ${id}` });
   const client = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   const hello = await client.next('connected');
   assert.equal(hello.driver_id, id);

@@ -3,7 +3,7 @@
 // ride_status; and figures that match what the test set up, across regions.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, STATS_SETTLE_MS, token, until } from './helpers.mjs';
+import { api, startWorker, STATS_SETTLE_MS, token, until, registerDriver } from './helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
 const CENTRE = { lat: -25.7479, lng: 28.2293 }; // Pretoria
@@ -13,11 +13,7 @@ let worker;
 const open = [];
 
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27125550100', vehicle: { type: 'sedan', registration: id } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27125550100' });
   const c = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   await c.next('connected');
   open.push(c);

@@ -3,7 +3,7 @@
 // and finds its open offers and its active ride again in the new region.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const ops = token('dispatcher', 'ops-ho');
@@ -12,11 +12,7 @@ const open = [];
 
 async function connectDriver(id, at, register = true) {
   if (register) {
-    const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-      token: ops,
-      body: { name: `Driver ${id}`, phone: '+27435550100', vehicle: { type: 'sedan', registration: id } },
-    });
-    assert.equal(put.status, 200, put.text);
+    await registerDriver(worker, id, { by: ops, phone: '+27435550100' });
   }
   const c = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   c.hello = await c.next('connected');

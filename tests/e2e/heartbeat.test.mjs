@@ -6,7 +6,7 @@
 // event. HEARTBEAT_S is 1 here: silent after 3 s, stats renewed every 2 s and lapsing after 6 s.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, STATS_SETTLE_MS, token, until } from './helpers.mjs';
+import { api, startWorker, STATS_SETTLE_MS, token, until, registerDriver } from './helpers.mjs';
 import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
@@ -15,11 +15,7 @@ const ops = token('dispatcher', 'ops-heartbeat');
 const VARS = { HEARTBEAT_S: '1' };
 
 async function register(worker, id) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27315550100', vehicle: { type: 'sedan', registration: id } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27315550100' });
 }
 
 async function connectDriver(worker, id, at = CENTRE) {

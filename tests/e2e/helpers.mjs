@@ -213,6 +213,19 @@ export async function api(worker, method, path, { token: jwt, body, headers = {}
  */
 export const STATS_SETTLE_MS = 1_300;
 
+/**
+ * Registers driver `id` (`PUT /v1/drivers/{id}` by the dispatcher token `by`) and checks it was
+ * taken: a sedan, named `Driver {id}` and registered as `id` unless `name` or `registration` say
+ * otherwise.
+ */
+export async function registerDriver(worker, id, { by, phone, name = `Driver ${id}`, registration = id }) {
+  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
+    token: by,
+    body: { name, phone, vehicle: { type: 'sedan', registration } },
+  });
+  if (put.status !== 200) throw new Error(`registering ${id}: ${put.status} ${put.text}`);
+}
+
 /** Polls `read` until `ok(value)` or `ms` pass; returns the last value read. */
 export async function until(read, ok, ms = 8000) {
   const start = Date.now();

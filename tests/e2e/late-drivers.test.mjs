@@ -4,7 +4,7 @@
 // no later round could be what offers it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const ops = token('dispatcher', 'ops');
@@ -20,11 +20,7 @@ after(async () => {
 });
 
 async function register(id) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27825550100', vehicle: { type: 'sedan', registration: `GP ${id}` } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27825550100', registration: `GP ${id}` });
 }
 
 async function connectDriver(id, at) {

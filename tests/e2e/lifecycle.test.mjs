@@ -9,7 +9,7 @@
 // and passengers, so a busy, declined or offered driver of one test never meets another's ride.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const DURBAN = { lat: -29.8587, lng: 31.0218 };
@@ -38,11 +38,7 @@ function assertError(res, status, code) {
 
 /** Registers driver `id` (PUT by a dispatcher) and connects its socket at `at`. */
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27315550100', vehicle: { type: 'sedan', registration: `ND ${id}` } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27315550100', registration: `ND ${id}` });
   const client = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   sockets.push(client);
   const hello = await client.next('connected');

@@ -4,7 +4,7 @@
 // connected; answered 202 {id, delivered}. Bodies are strict.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token, until } from './helpers.mjs';
+import { api, startWorker, token, until, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 
 const ops = token('dispatcher', 'ops-nt');
@@ -14,11 +14,7 @@ let worker;
 const open = [];
 
 async function register(id) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27435550111', vehicle: { type: 'sedan', registration: id } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27435550111' });
 }
 
 async function connectDriver(id, at) {

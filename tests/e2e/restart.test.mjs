@@ -4,7 +4,7 @@
 // ride, its offers, its round timer and the drivers' commitments must all still be there.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, until } from './helpers.mjs';
+import { api, token, until, registerDriver } from './helpers.mjs';
 import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
@@ -40,11 +40,7 @@ describe('a restart in the middle of a round', () => {
   test('keeps the ride, its offer, its timer and the drivers\' commitments', async () => {
     worker = await startPersistentWorker(dir, { vars: VARS });
     for (const id of ['rs-1', 'rs-2']) {
-      const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-        token: ops,
-        body: { name: id, phone: '+27415550100', vehicle: { type: 'sedan', registration: id } },
-      });
-      assert.equal(put.status, 200, put.text);
+      await registerDriver(worker, id, { by: ops, name: id, phone: '+27415550100' });
     }
     const d1 = await driver('rs-1', offset(PICKUP, 0.5, 0));
     const created = await api(worker, 'POST', '/v1/rides', {

@@ -3,7 +3,7 @@
 // expires: the passenger hears no_drivers, drivers still holding the offer ride_cancelled (expired).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, startWorker, token } from './helpers.mjs';
+import { api, startWorker, token, registerDriver } from './helpers.mjs';
 import { Client, offset } from './ws-client.mjs';
 
 const PICKUP = { lat: -33.9249, lng: 18.4241 };
@@ -14,11 +14,7 @@ before(async () => {
   worker = await startWorker({ vars: { OFFER_TIMEOUT_S: '1', OFFER_BATCH: '2', MAX_ROUNDS: '2' } });
   const ops = token('dispatcher', 'ops');
   for (const [id, km] of [['r0', 1], ['r1', 2], ['r2', 3]]) {
-    const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-      token: ops,
-      body: { name: id, phone: '+27215550100', vehicle: { type: 'sedan', registration: id } },
-    });
-    assert.equal(put.status, 200, put.text);
+    await registerDriver(worker, id, { by: ops, name: id, phone: '+27215550100' });
     const at = offset(PICKUP, km, 90);
     const client = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
     await client.next('connected');

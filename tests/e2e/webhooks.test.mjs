@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, ROOT, startWorker, token, TEST_WEBHOOK_SECRET, until } from './helpers.mjs';
+import { api, ROOT, startWorker, token, TEST_WEBHOOK_SECRET, until, registerDriver } from './helpers.mjs';
 import { Client, offset, sleep } from './ws-client.mjs';
 import { removeStateDir, startPersistentWorker, stateDir } from './restart-helpers.mjs';
 
@@ -103,11 +103,7 @@ after(async () => {
 });
 
 async function connectDriver(id, at) {
-  const put = await api(worker, 'PUT', `/v1/drivers/${id}`, {
-    token: ops,
-    body: { name: `Driver ${id}`, phone: '+27125550100', vehicle: { type: 'sedan', registration: `GP ${id}` } },
-  });
-  assert.equal(put.status, 200, put.text);
+  await registerDriver(worker, id, { by: ops, phone: '+27125550100', registration: `GP ${id}` });
   const client = await Client.open(worker.wsUrl(`/v1/ws/driver?lat=${at.lat}&lng=${at.lng}`), { token: token('driver', id) });
   sockets.push(client);
   await client.next('connected');
