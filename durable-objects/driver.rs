@@ -12,7 +12,7 @@ use super::{decode, now_ms};
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
 use crate::core::notifications::Reached;
 use crate::do_call::Done;
-use crate::driver_rpc::{self, Addressed, DriverCall};
+use crate::driver_rpc::{calls as own, DriverCall, DriverRegions, DRIVER_PARAM};
 use crate::error::AppError;
 use crate::region_rpc::{self, DriverDelivery, DriverSockets, RegionCall};
 use crate::ride_rpc::{self, calls, DriverPosition, DriverRideCommand, HolderQuery};
@@ -52,13 +52,13 @@ impl DriverDo {
     async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
         let call =
             DriverCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such driver call".into()))?;
+        let url = req.url()?;
+        let driver_id = url.query_pairs().find(|(k, _)| k == DRIVER_PARAM).map(|(_, v)| v.into_owned());
+        self.load(&driver_id.ok_or_else(|| AppError::InvalidRequest("a driver call names its driver".into()))?).await?;
         let body = req.bytes().await?;
-        let addressed: Addressed<serde_json::Value> = serde_json::from_slice(&body)?;
-        self.load(&addressed.driver_id).await?;
-        let body = serde_json::to_vec(&addressed.request)?;
         match call {
             DriverCall::Claim => {
-                let request = decode::<driver_rpc::calls::Claim>(&body)?;
+                let request = decode::<own::Claim>(&body)?;
                 let answer = self.run(DriverInput::Claim { ride_id: request.ride_id, token: request.token }).await?;
                 json(
                     &answer
@@ -67,12 +67,12 @@ impl DriverDo {
                 )
             }
             DriverCall::Frames => {
-                let request = decode::<driver_rpc::calls::Frames>(&body)?;
+                let request = decode::<own::Frames>(&body)?;
                 self.run(DriverInput::Frames { ride_id: request.ride_id, frames: request.frames }).await?;
                 json(&Done {})
             }
             DriverCall::Attach => {
-                let request = decode::<driver_rpc::calls::Attach>(&body)?;
+                let request = decode::<own::Attach>(&body)?;
                 let input = DriverInput::Attach { socket_id: request.socket_id, region: request.region };
                 json(
                     &self
@@ -83,20 +83,25 @@ impl DriverDo {
                 )
             }
             DriverCall::Detach => {
-                let request = decode::<driver_rpc::calls::Detach>(&body)?;
+                let request = decode::<own::Detach>(&body)?;
                 self.run(DriverInput::Detach { socket_id: request.socket_id }).await?;
                 json(&Done {})
             }
             DriverCall::Notify => {
-                let request = decode::<driver_rpc::calls::Notify>(&body)?;
+                let request = decode::<own::Notify>(&body)?;
                 let answer = self.run(DriverInput::Notify { id: request.id, frame: request.frame }).await?;
                 json(&Reached { sockets: answer.reached })
             }
             DriverCall::Location => {
-                let request = decode::<driver_rpc::calls::Location>(&body)?;
+                let request = decode::<own::Location>(&body)?;
                 let input = DriverInput::Location { location: request.location, heading: request.heading };
                 self.run(input).await?;
                 json(&Done {})
+            }
+            DriverCall::Regions => {
+                decode::<own::Regions>(&body)?;
+                let regions = self.core.borrow().as_ref().map(Commitments::regions).unwrap_or_default();
+                json(&DriverRegions { regions })
             }
         }
     }

@@ -2,6 +2,7 @@
 //! (claims, frames for the driver) and from Region DOs (its sockets opening
 //! and closing, its position). Declared once with [`crate::do_calls!`].
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use worker::Env;
 
@@ -13,6 +14,9 @@ use crate::error::AppError;
 
 /// The binding name of the Driver DO namespace in wrangler.toml.
 pub const BINDING: &str = "DRIVERS";
+
+/// The query parameter naming the driver a call is for (an object does not know its own name).
+pub const DRIVER_PARAM: &str = "driver";
 
 /// The name of the one DO that owns `driver_id`'s commitments.
 pub fn object_name(driver_id: &str) -> String {
@@ -34,6 +38,8 @@ crate::do_calls! {
         Location = "/location", DriverLocation => Done;
         /// A notification for the driver: its sockets now, or its next connect.
         Notify = "/notify", NotifyDriver => Reached;
+        /// The regions holding the driver's open sockets (where its live state is).
+        Regions = "/regions", Done => DriverRegions;
     }
 }
 
@@ -89,20 +95,18 @@ pub struct NotifyDriver {
     pub frame: String,
 }
 
-/// A call's body with the driver it is for (an object does not know its own name).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Addressed<T> {
-    /// The driver.
-    pub driver_id: String,
-    /// The call's own body.
-    pub request: T,
+/// Answer of [`DriverCall::Regions`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DriverRegions {
+    /// Each region once.
+    pub regions: Vec<String>,
 }
 
 /// Sends call `C` to `driver_id`'s Driver DO.
 pub async fn call<C: DoCall>(env: &Env, driver_id: &str, request: C::Request) -> Result<C::Answer, AppError> {
     let stub = crate::do_http::stub(env, BINDING, &object_name(driver_id))?;
-    let body = Addressed { driver_id: driver_id.to_string(), request };
-    crate::do_http::post_json(&stub, C::PATH, &body).await
+    let path = format!("{}?{DRIVER_PARAM}={}", C::PATH, utf8_percent_encode(driver_id, NON_ALPHANUMERIC));
+    crate::do_http::post_json(&stub, &path, &request).await
 }
 
 #[cfg(test)]

@@ -500,3 +500,18 @@ fn an_offer_the_rounds_region_delivered_still_reaches_the_drivers_sockets_elsewh
     assert!(regions.contains(&("r2".to_string(), 1)), "{regions:?}");
     assert!(!regions.iter().any(|(r, n)| r == "r1" && *n > 0), "not sent twice where it landed: {regions:?}");
 }
+
+#[test]
+fn the_regions_a_driver_is_live_in_are_those_of_its_open_sockets_each_once() {
+    let mut c = Commitments::default();
+    assert!(c.regions().is_empty());
+    c.handle(attach("s1", "r-b"), 0);
+    c.handle(attach("s2", "r-a"), 0);
+    c.handle(attach("s3", "r-b"), 0);
+    assert_eq!(c.regions(), vec!["r-a".to_string(), "r-b".to_string()]);
+    c.handle(DriverInput::Detach { socket_id: "s2".into() }, 0);
+    assert_eq!(c.regions(), vec!["r-b".to_string()]);
+    c.handle(DriverInput::Detach { socket_id: "s1".into() }, 0);
+    c.handle(DriverInput::Detach { socket_id: "s3".into() }, 0);
+    assert!(c.regions().is_empty());
+}

@@ -10,6 +10,8 @@ use crate::core::geo::LatLng;
 use crate::core::identity::Role;
 use crate::core::ids;
 use crate::db;
+use crate::do_call::Done;
+use crate::driver_rpc;
 use crate::error::AppError;
 use crate::region_rpc::{self, DriverLookup, RegionCall};
 
@@ -65,12 +67,20 @@ pub async fn get_driver(ctx: RequestContext, id: &str) -> Result<Response, AppEr
     let id = ids::driver_id(id)?;
     let db = ctx.db()?;
     let driver = db::drivers::get(&db, &id).await?.ok_or_else(|| AppError::NotFound(format!("no driver {id}")))?;
-    let live = match db::drivers::last_region(&db, &id).await? {
-        Some(region) => {
-            let lookup = DriverLookup { driver_id: id.clone() };
-            region_rpc::call::<_, Option<IndexedDriver>>(&ctx.env, &region, RegionCall::Driver, &lookup).await?
-        }
-        None => None,
-    };
+    let live = live_state(&ctx, &id).await?;
     json(200, &DriverView::live(driver, live))
+}
+
+/// The driver's live state, from the first region its Driver DO says holds
+/// a socket of it that knows the driver.
+async fn live_state(ctx: &RequestContext, id: &str) -> Result<Option<IndexedDriver>, AppError> {
+    let held = driver_rpc::call::<driver_rpc::calls::Regions>(&ctx.env, id, Done {}).await?;
+    for region in held.regions {
+        let lookup = DriverLookup { driver_id: id.to_string() };
+        let live = region_rpc::call::<_, Option<IndexedDriver>>(&ctx.env, &region, RegionCall::Driver, &lookup).await?;
+        if live.is_some() {
+            return Ok(live);
+        }
+    }
+    Ok(None)
 }

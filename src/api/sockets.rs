@@ -20,19 +20,14 @@ pub async fn driver_socket(ctx: RequestContext) -> Result<Response, AppError> {
     let pairs = ctx.query_pairs()?;
     let at = query_params::position(&borrowed(&pairs))?;
     let region = region_of(at, ctx.config.region_res)?;
-    let driver = db::drivers::connect_in(&ctx.db()?, &ctx.caller.sub, &region).await?.ok_or_else(|| {
+    let name = db::drivers::name_of(&ctx.db()?, &ctx.caller.sub).await?.ok_or_else(|| {
         AppError::forbidden(format!(
             "driver {} is not registered; a dispatcher registers drivers with PUT /v1/drivers/{{id}}",
             ctx.caller.sub
         ))
     })?;
-    let connect = DriverConnect {
-        driver_id: ctx.caller.sub.clone(),
-        name: driver.profile.name,
-        exp_s: ctx.token_exp_s,
-        location: at,
-        region,
-    };
+    let connect =
+        DriverConnect { driver_id: ctx.caller.sub.clone(), name, exp_s: ctx.token_exp_s, location: at, region };
     region_rpc::connect_driver(&ctx.env, &connect).await
 }
 

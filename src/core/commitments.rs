@@ -311,6 +311,12 @@ impl Commitments {
         out
     }
 
+    /// The regions holding the driver's sockets, each once.
+    pub fn regions(&self) -> Vec<String> {
+        let regions: BTreeSet<&String> = self.sockets.values().collect();
+        regions.into_iter().cloned().collect()
+    }
+
     /// The ride the driver is committed to, if any.
     pub fn active_ride(&self) -> Option<&str> {
         self.active.as_ref().map(|a| a.ride_id.as_str())

@@ -64,27 +64,16 @@ pub async fn upsert(db: &D1Database, id: &str, profile: &DriverProfile, now_ms: 
     row.map(Driver::from).ok_or_else(|| AppError::Internal("driver upsert returned no row".into()))
 }
 
-/// A registered driver's profile, recording in the same statement that it
-/// now connects to `region` (one D1 round trip on the connect path); None
-/// (and nothing written) for a driver that is not registered.
-pub async fn connect_in(db: &D1Database, id: &str, region: &str) -> Result<Option<Driver>, AppError> {
-    let row = db
-        .prepare(format!("UPDATE drivers SET last_region = ?2 WHERE id = ?1 RETURNING {COLUMNS}"))
-        .bind(&[id.into(), region.into()])?
-        .first::<DriverRow>(None)
-        .await?;
-    Ok(row.map(Driver::from))
-}
-
-/// The region a driver last connected to, if any.
-pub async fn last_region(db: &D1Database, id: &str) -> Result<Option<String>, AppError> {
+/// A registered driver's name (None for a driver that is not registered):
+/// all the connect path reads, and it writes nothing (where the driver's
+/// sockets are is its Driver DO's to know).
+pub async fn name_of(db: &D1Database, id: &str) -> Result<Option<String>, AppError> {
     #[derive(Deserialize)]
     struct Row {
-        last_region: Option<String>,
+        name: String,
     }
-    let row =
-        db.prepare("SELECT last_region FROM drivers WHERE id = ?1").bind(&[id.into()])?.first::<Row>(None).await?;
-    Ok(row.and_then(|r| r.last_region))
+    let row = db.prepare("SELECT name FROM drivers WHERE id = ?1").bind(&[id.into()])?.first::<Row>(None).await?;
+    Ok(row.map(|r| r.name))
 }
 
 /// A driver's profile, if registered.
