@@ -1,9 +1,16 @@
 //! Late drivers' IO on the ride's side: each watch the core decided (a
-//! round started, or the ride stopped searching) goes to every region
-//! within the dispatch radius of the pickup: the pickup's own with the
-//! step's delivery (before its offers), the others after the answer (nobody
-//! waits on them). A lost watch costs only speed: the next round's query still
-//! finds the driver, and a watch lapses by itself when its round ends.
+//! round started) goes to every region within the dispatch radius of the
+//! pickup: the pickup's own with the step's delivery (before its offers),
+//! the others after the answer (nobody waits on them). A lost watch costs
+//! only speed: the next round's query still finds the driver, and a watch
+//! lapses by itself when its round ends.
+//!
+//! The end of the watch (the ride stopped searching) goes to the pickup's
+//! region alone, with the step's delivery: the others let it lapse at the
+//! round's end. Until then a driver turning up there is reported to the
+//! ride, which refuses it (it no longer searches): one call for each such
+//! driver, where telling every region would cost one call to each of them
+//! for every ride (a resolution-5 radius touches about six).
 
 use futures::future::join_all;
 
@@ -26,8 +33,9 @@ pub fn watches_of(effects: &[Effect]) -> Vec<SearchWatch> {
 
 /// Sends `watches` to the regions around the pickup once the caller has its
 /// answer, but `sent` (the pickup's region, which had them with the step's
-/// delivery).
+/// delivery); an ended watch goes nowhere else (it lapses there).
 pub fn watch_later(ride: &RideObject, watches: Vec<SearchWatch>, sent: Option<String>) {
+    let watches: Vec<SearchWatch> = watches.into_iter().filter(|watch| !watch.ended()).collect();
     if watches.is_empty() {
         return;
     }

@@ -84,9 +84,12 @@ impl RideDo {
                 Effect::Publish(event) => published.push(event),
                 Effect::WakeAt(at) => wake = Some(wake.map_or(at, |w| w.min(at))),
                 Effect::ReleaseDriver { driver_id, .. } => drop(net.obs.released.insert((self.index, driver_id))),
-                // search_watch.rs: after the answer, to every region (nobody awaits it).
+                // search_watch.rs: after the answer, to every region (nobody awaits it); an ended
+                // watch to the pickup's region alone (the others let it lapse).
                 Effect::Watch(watch) => {
-                    for r in 0..self.regions {
+                    let regions =
+                        if watch.ended() { self.pickup_region..self.pickup_region + 1 } else { 0..self.regions };
+                    for r in regions {
                         net.sched.call(self.addr(), Addr::Region(r), Request::Watch(watch.clone()));
                     }
                 }
