@@ -3,14 +3,17 @@
 //! the outbox and is retried from the alarm, never dropped.
 
 use worker::js_sys::{Object, Reflect};
-use worker::{console_error, Env, Storage};
+use worker::{console_error, Env, ListOptions, Storage};
 
 use crate::core::ride::RideChange;
 use crate::db;
 use crate::error::AppError;
 
-/// Storage key of the pending changes, oldest first.
-const OUTBOX_KEY: &str = "d1_outbox";
+/// Storage key prefix of the pending changes: one key per change, its
+/// event's zero-padded seq after the prefix (so they list oldest first).
+/// The bare prefix is the one key under which builds before this layout
+/// kept the whole queue, a JSON array; it lists first and is read the same.
+const PREFIX: &str = "d1_outbox";
 /// How long after a failed D1 write the alarm retries it.
 pub const RETRY_AFTER_MS: i64 = 10_000;
 
@@ -26,7 +29,8 @@ impl<'a> D1Outbox<'a> {
         D1Outbox { storage, env }
     }
 
-    /// Stores `entries` (key, JSON text) and queues `changes`, atomically.
+    /// Stores `entries` (key, JSON text) and queues `changes`, atomically;
+    /// nothing is read (each change has its own key).
     pub async fn commit(&self, entries: Vec<(String, String)>, changes: Vec<RideChange>) -> Result<(), AppError> {
         // A plain object, not a serialized map: serde would make a JS Map,
         // whose entries put_multiple does not see.
@@ -34,11 +38,9 @@ impl<'a> D1Outbox<'a> {
         for (key, json) in entries {
             Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
         }
-        if !changes.is_empty() {
-            let mut pending = self.pending().await?;
-            pending.extend(changes);
-            let pending = serde_json::to_string(&pending)?;
-            Reflect::set(&object, &OUTBOX_KEY.into(), &pending.into()).map_err(worker::Error::from)?;
+        for change in changes {
+            let key = format!("{PREFIX}:{:012}", change.event.seq);
+            Reflect::set(&object, &key.into(), &serde_json::to_string(&change)?.into()).map_err(worker::Error::from)?;
         }
         self.storage.put_multiple_raw(object).await?;
         Ok(())
@@ -55,10 +57,10 @@ impl<'a> D1Outbox<'a> {
     }
 
     /// Writes every pending change to D1 in one batch, in order, then drops
-    /// exactly those from the outbox, known by their event's seq (changes
-    /// queued meanwhile stay, even if another flush ran at the same time).
+    /// exactly the keys it wrote (changes queued meanwhile have keys of
+    /// their own and stay, even if another flush ran at the same time).
     pub async fn flush(&self) -> Result<(), AppError> {
-        let pending = self.pending().await?;
+        let (keys, pending) = self.pending().await?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -68,21 +70,26 @@ impl<'a> D1Outbox<'a> {
             statements.extend(db::rides::change_statements(&d1, change)?);
         }
         d1.batch(statements).await?;
-        let written: Vec<u64> = pending.iter().map(|change| change.event.seq).collect();
-        let mut now_pending = self.pending().await?;
-        now_pending.retain(|change| !written.contains(&change.event.seq));
-        if now_pending.is_empty() {
-            self.storage.delete(OUTBOX_KEY).await?;
-        } else {
-            self.storage.put(OUTBOX_KEY, serde_json::to_string(&now_pending)?).await?;
-        }
+        self.storage.delete_multiple(keys).await?;
         Ok(())
     }
 
-    async fn pending(&self) -> Result<Vec<RideChange>, AppError> {
-        match self.storage.get::<String>(OUTBOX_KEY).await? {
-            Some(json) => Ok(serde_json::from_slice(json.as_bytes())?),
-            None => Ok(Vec::new()),
+    /// The pending changes, oldest first, with the keys they are stored under.
+    async fn pending(&self) -> Result<(Vec<String>, Vec<RideChange>), AppError> {
+        let listed = self.storage.list_with_options(ListOptions::new().prefix(PREFIX)).await?;
+        let (mut keys, mut pending) = (Vec::new(), Vec::new());
+        for entry in listed.entries() {
+            let entry = entry.map_err(worker::Error::from)?;
+            let key = Reflect::get(&entry, &0.into()).map_err(worker::Error::from)?.as_string();
+            let json = Reflect::get(&entry, &1.into()).map_err(worker::Error::from)?.as_string();
+            let (Some(key), Some(json)) = (key, json) else { continue };
+            if key == PREFIX {
+                pending.extend(serde_json::from_slice::<Vec<RideChange>>(json.as_bytes())?);
+            } else {
+                pending.push(serde_json::from_slice::<RideChange>(json.as_bytes())?);
+            }
+            keys.push(key);
         }
+        Ok((keys, pending))
     }
 }

@@ -39,6 +39,27 @@ pub fn entry(owed: &OwedToDriver) -> Result<(String, String), AppError> {
 /// deliver them a second time).
 pub type InFlight = std::rc::Rc<std::cell::RefCell<std::collections::BTreeSet<u64>>>;
 
+/// Frame ids marked in flight for as long as this lives (every way out of
+/// the step that sends them, errors too, unmarks them).
+pub struct InFlightMark<'a> {
+    set: &'a InFlight,
+    ids: Vec<u64>,
+}
+
+impl<'a> InFlightMark<'a> {
+    /// Marks `ids` in flight in `set`.
+    pub fn new(set: &'a InFlight, ids: Vec<u64>) -> Self {
+        set.borrow_mut().extend(ids.iter().copied());
+        InFlightMark { set, ids }
+    }
+}
+
+impl Drop for InFlightMark<'_> {
+    fn drop(&mut self) {
+        self.set.borrow_mut().retain(|id| !self.ids.contains(id));
+    }
+}
+
 /// Sends every owed frame, each driver's in one call in order, but those of
 /// a driver with a frame in `in_flight`; deletes what was taken. Returns
 /// false when something is left for the alarm.

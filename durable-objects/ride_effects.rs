@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use futures::future::join_all;
 
 use super::d1_outbox::D1Outbox;
-use super::driver_outbox::{self, OwedToDriver};
+use super::driver_outbox::{self, InFlightMark, OwedToDriver};
 use super::ride::{RideObject, RIDE_KEY};
 use crate::core::commitments::FrameKind;
 use crate::core::dispatch::Effect;
@@ -60,6 +60,11 @@ impl<'a> EffectRunner<'a> {
     /// to its Driver DO.
     pub async fn run(&self, effects: Vec<Effect>) -> Result<(), AppError> {
         let owed = self.number_driver_frames(&effects)?;
+        // Frames for the fast path are in flight from before their write: no flush (an
+        // alarm's, another event's) hands them over before their marks are stored.
+        let fast =
+            owed.iter().filter(|(o, region)| region.is_some() && o.frame.frame.is_some()).map(|(o, _)| o.frame.id);
+        let _in_flight = InFlightMark::new(&self.ride.fast_in_flight, fast.collect());
         let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
@@ -138,13 +143,9 @@ impl<'a> EffectRunner<'a> {
             };
             slots.push(slot);
         }
-        let sent: Vec<u64> =
-            owed.iter().zip(&slots).filter(|(_, slot)| slot.is_some()).map(|((o, _), _)| o.frame.id).collect();
-        self.ride.fast_in_flight.borrow_mut().extend(sent.iter().copied());
         let taken = self.deliver_fast(offers).await;
-        let marked = self.mark_delivered(owed, slots, &taken).await;
-        self.ride.fast_in_flight.borrow_mut().retain(|id| !sent.contains(id));
-        marked?;
+        self.mark_delivered(owed, slots, &taken).await?;
+        drop(_in_flight);
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
@@ -250,21 +251,12 @@ impl<'a> EffectRunner<'a> {
         if delivered.is_empty() {
             return Ok(());
         }
-        // Only frames still owed are rewritten: a flush that ran meanwhile (an
-        // alarm, another event) may have handed some over, and they stay gone.
-        let storage = self.ride.state().storage();
-        let still = storage.get_multiple(delivered.iter().map(|(key, _)| key.clone()).collect()).await?;
+        // Still owed, all of them: no flush hands over a frame in flight (see `run`).
         let object = worker::js_sys::Object::new();
-        let mut any = false;
         for (key, json) in delivered {
-            if still.has(&key.clone().into()) {
-                worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
-                any = true;
-            }
+            worker::js_sys::Reflect::set(&object, &key.into(), &json.into()).map_err(worker::Error::from)?;
         }
-        if any {
-            storage.put_multiple_raw(object).await?;
-        }
+        self.ride.state().storage().put_multiple_raw(object).await?;
         Ok(())
     }
 

@@ -110,9 +110,22 @@ fn is_socket(route: &Route) -> bool {
     matches!(route, Route::DriverSocket | Route::RideSocket(_) | Route::DispatchSocket)
 }
 
-/// The deployment's config from the Worker's vars and secrets.
+thread_local! {
+    /// The config as first read in this isolate: vars and secrets are fixed
+    /// for an isolate's life (a new deployment or a changed secret starts new
+    /// isolates), and reading them back costs about 28 calls into JavaScript.
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+}
+
+/// The deployment's config from the Worker's vars and secrets, read once
+/// per isolate (an invalid config is not kept: each call reports it).
 pub fn config(env: &Env) -> Result<Config, AppError> {
-    Config::from_lookup(|name| lookup(env, name)).map_err(|e| AppError::Internal(e.0))
+    if let Some(config) = CONFIG.with(|cell| cell.get().cloned()) {
+        return Ok(config);
+    }
+    let config = Config::from_lookup(|name| lookup(env, name)).map_err(|e| AppError::Internal(e.0))?;
+    CONFIG.with(|cell| cell.set(config.clone()).ok());
+    Ok(config)
 }
 
 /// A var or secret by name, as a string.
