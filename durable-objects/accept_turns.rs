@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use worker::Delay;
 
 /// The longest an accept waits for the one before it.
 pub const MAX_WAIT: Duration = Duration::from_secs(3);
@@ -49,7 +48,7 @@ impl AcceptTurns {
         }
         let (handed, wait) = oneshot::channel();
         shared.waiting.borrow_mut().push_back(handed);
-        match select(wait, Delay::from(MAX_WAIT)).await {
+        match select(wait, Box::pin(super::timer::sleep(MAX_WAIT))).await {
             // Handed over by the turn before (or its sender dropped with the object's state).
             Either::Left(_) => Turn { shared: Some(shared.clone()) },
             Either::Right(_) => Turn { shared: None },

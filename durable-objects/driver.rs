@@ -6,8 +6,10 @@
 use std::cell::RefCell;
 
 use futures::future::join_all;
-use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State};
+use worker::{Env, Response, State};
 
+use super::classes::Shell;
+use super::do_request::DoRequest;
 use super::{decode, now_ms};
 use crate::core::commitments::{AttachAnswer, ClaimAnswer, Commitments, DriverEffect, DriverInput};
 use crate::core::notifications::Reached;
@@ -23,7 +25,6 @@ const KEY: &str = "commitments";
 const MAX_ROUNDS: usize = 4;
 
 /// The Durable Object of one driver.
-#[worker::durable_object]
 pub struct DriverDo {
     state: State,
     env: Env,
@@ -31,29 +32,26 @@ pub struct DriverDo {
     core: RefCell<Option<Commitments>>,
 }
 
-impl DurableObject for DriverDo {
-    fn new(state: State, env: Env) -> Self {
+impl Shell for DriverDo {
+    fn create(state: State, env: Env) -> Self {
         DriverDo { state, env, core: RefCell::new(None) }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        Ok(self.serve(req).await.unwrap_or_else(AppError::into_response))
+    async fn fetch(&self, req: DoRequest) -> Response {
+        self.serve(req).await.unwrap_or_else(AppError::into_response)
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) {
         if let Err(err) = self.run(DriverInput::Tick).await {
             worker::console_error!("driver alarm failed: {err}");
         }
-        Response::empty()
     }
 }
 
 impl DriverDo {
-    async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
-        let call =
-            DriverCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such driver call".into()))?;
-        let url = req.url()?;
-        let driver_id = url.query_pairs().find(|(k, _)| k == DRIVER_PARAM).map(|(_, v)| v.into_owned());
+    async fn serve(&self, req: DoRequest) -> std::result::Result<Response, AppError> {
+        let call = DriverCall::from_path(req.path()).ok_or_else(|| AppError::NotFound("no such driver call".into()))?;
+        let driver_id = req.query(DRIVER_PARAM);
         self.load(&driver_id.ok_or_else(|| AppError::InvalidRequest("a driver call names its driver".into()))?).await?;
         let body = req.bytes().await?;
         match call {

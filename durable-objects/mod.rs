@@ -2,7 +2,9 @@
 //! and carry out what it decides (store, answer, write D1, set the alarm).
 
 mod accept_turns;
+mod classes;
 mod d1_outbox;
+mod do_request;
 mod driver;
 mod driver_outbox;
 mod kept_notifications;
@@ -24,11 +26,12 @@ mod socket_frames;
 mod socket_memo;
 mod socket_pipeline;
 mod socket_reply;
+mod timer;
 mod token_expiry;
 
 /// The current time in ms since the epoch (the one clock of the shells; cores get it passed in).
 pub(crate) fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
+    crate::clock::now_ms()
 }
 
 /// A call's request decoded from its JSON body, as its declaration types it.

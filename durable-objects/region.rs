@@ -9,11 +9,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 
-use worker::{
-    wasm_bindgen, DurableObject, Env, ListOptions, Request, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage,
-};
+use worker::{Env, ListOptions, Response, State, WebSocket, WebSocketIncomingMessage};
 
+use super::classes::Shell;
+use super::do_request::DoRequest;
 use super::notify_sockets::notify;
 use super::now_ms;
 use super::region_sockets::{DispatcherKind, DriverKind, Keepalive};
@@ -46,7 +45,6 @@ const DEFAULT_RADIUS_KM: f64 = 10.0;
 const MAX_ROUNDS: usize = 4;
 
 /// The Durable Object of one dispatch region.
-#[worker::durable_object]
 pub struct RegionDo {
     state: State,
     env: Env,
@@ -58,8 +56,8 @@ pub struct RegionDo {
     memo: SocketMemo,
 }
 
-impl DurableObject for RegionDo {
-    fn new(state: State, env: Env) -> Self {
+impl Shell for RegionDo {
+    fn create(state: State, env: Env) -> Self {
         // worker 0.8.7 binds neither a fallible auto-response setter nor its
         // timestamp: the keepalive works on the runtime's own state object.
         let runtime = state._inner();
@@ -70,32 +68,25 @@ impl DurableObject for RegionDo {
         RegionDo { state, env, core: RefCell::new(None), keepalive, memo }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        Ok(self.serve(req).await.unwrap_or_else(AppError::into_response))
+    async fn fetch(&self, req: DoRequest) -> Response {
+        self.serve(req).await.unwrap_or_else(AppError::into_response)
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
         // The core first: a socket the pipeline closes must be one it knows.
         self.load_logged().await;
         if let Some(input) = super::region_sockets::on_frame(self, &ws, message, now_ms()).await {
             self.run_logged(input).await;
         }
-        Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+    async fn gone(&self, ws: WebSocket) {
         self.on_gone(&ws).await;
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.on_gone(&ws).await;
-        Ok(())
     }
 
     /// Token expiry (the socket pipeline's), then the core's tick: the
     /// heartbeat and the stats renewal.
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) {
         self.load_logged().await;
         let now = now_ms();
         let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now, Some(&self.memo)).await;
@@ -118,37 +109,37 @@ impl DurableObject for RegionDo {
         );
         self.memo.keep_only(&open);
         self.run_logged(RegionInput::Tick { heard }).await;
-        Response::empty()
     }
 }
 
 impl RegionDo {
-    async fn serve(&self, mut req: Request) -> std::result::Result<Response, AppError> {
-        let call =
-            RegionCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such region call".into()))?;
+    async fn serve(&self, req: DoRequest) -> std::result::Result<Response, AppError> {
+        let call = RegionCall::from_path(req.path()).ok_or_else(|| AppError::NotFound("no such region call".into()))?;
         let input = match call {
-            RegionCall::ConnectDriver => return super::region_sockets::connect_driver(self, &req, now_ms()).await,
-            RegionCall::ConnectDispatcher => {
-                return super::region_sockets::connect_dispatcher(self, &req, now_ms()).await
+            RegionCall::ConnectDriver => {
+                return super::region_sockets::connect_driver(self, &req.into_worker(), now_ms()).await
             }
-            RegionCall::DriverFrames => RegionInput::DriverFrames(decode::<calls::DriverFrames>(&mut req).await?),
-            RegionCall::Candidates => RegionInput::Candidates(decode::<calls::Candidates>(&mut req).await?),
-            RegionCall::Nearby => RegionInput::Nearby(decode::<calls::Nearby>(&mut req).await?),
-            RegionCall::Driver => RegionInput::Driver(decode::<calls::Driver>(&mut req).await?),
-            RegionCall::Deliver => RegionInput::Deliver(decode::<calls::Deliver>(&mut req).await?),
+            RegionCall::ConnectDispatcher => {
+                return super::region_sockets::connect_dispatcher(self, &req.into_worker(), now_ms()).await
+            }
+            RegionCall::DriverFrames => RegionInput::DriverFrames(decode::<calls::DriverFrames>(&req).await?),
+            RegionCall::Candidates => RegionInput::Candidates(decode::<calls::Candidates>(&req).await?),
+            RegionCall::Nearby => RegionInput::Nearby(decode::<calls::Nearby>(&req).await?),
+            RegionCall::Driver => RegionInput::Driver(decode::<calls::Driver>(&req).await?),
+            RegionCall::Deliver => RegionInput::Deliver(decode::<calls::Deliver>(&req).await?),
             RegionCall::Notify => {
-                let notification = decode::<calls::Notify>(&mut req).await?;
+                let notification = decode::<calls::Notify>(&req).await?;
                 let state = &self.state;
                 let sockets = notify::<DriverKind>(state, SocketClass::Driver, &notification)
                     + notify::<DispatcherKind>(state, SocketClass::Dispatcher, &notification);
                 return json(&Reached { sockets });
             }
             RegionCall::Watch => {
-                self.run(RegionInput::Watch(decode::<calls::Watch>(&mut req).await?)).await?;
+                self.run(RegionInput::Watch(decode::<calls::Watch>(&req).await?)).await?;
                 return json(&crate::do_call::Done {});
             }
             RegionCall::Attached => {
-                let body = decode::<calls::Attached>(&mut req).await?;
+                let body = decode::<calls::Attached>(&req).await?;
                 self.run(RegionInput::Attached { socket_id: body.socket_id, answer: body.answer }).await?;
                 return json(&crate::do_call::Done {});
             }
@@ -290,7 +281,7 @@ impl RegionDo {
     }
 }
 
-async fn decode<C: DoCall>(req: &mut Request) -> std::result::Result<C::Request, AppError> {
+async fn decode<C: DoCall>(req: &DoRequest) -> std::result::Result<C::Request, AppError> {
     super::decode::<C>(&req.bytes().await?)
 }
 

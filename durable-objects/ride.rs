@@ -6,8 +6,10 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use worker::{wasm_bindgen, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+use worker::{Env, Response, State, WebSocket, WebSocketIncomingMessage};
 
+use super::classes::Shell;
+use super::do_request::DoRequest;
 use super::now_ms;
 use super::ride_effects::EffectRunner;
 use crate::config::Config;
@@ -29,7 +31,6 @@ pub const LOCATION_KEY: &str = "driver_location";
 /// The Durable Object of one ride: the class the runtime knows, holding the
 /// object's state where work that outlives a call (a round run after the
 /// create was answered) can hold it too.
-#[worker::durable_object]
 pub struct RideDo {
     object: Rc<RideObject>,
 }
@@ -59,8 +60,8 @@ pub struct RideObject {
     pub(crate) accept_turns: super::accept_turns::AcceptTurns,
 }
 
-impl DurableObject for RideDo {
-    fn new(state: State, env: Env) -> Self {
+impl Shell for RideDo {
+    fn create(state: State, env: Env) -> Self {
         let object = Rc::new_cyclic(|me| RideObject {
             me: me.clone(),
             state,
@@ -76,30 +77,22 @@ impl DurableObject for RideDo {
         RideDo { object }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        Ok(super::ride_calls::serve(&self.object, req).await.unwrap_or_else(AppError::into_response))
+    async fn fetch(&self, req: DoRequest) -> Response {
+        super::ride_calls::serve(&self.object, req).await.unwrap_or_else(AppError::into_response)
     }
 
-    async fn alarm(&self) -> Result<Response> {
+    async fn alarm(&self) {
         if let Err(err) = self.object.on_alarm().await {
             worker::console_error!("ride alarm failed: {err}");
         }
-        Response::empty()
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
         super::ride_sockets::on_message(&self.object, &ws, message, now_ms()).await;
-        Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+    async fn gone(&self, ws: WebSocket) {
         super::ride_sockets::on_gone(&self.object, &ws, now_ms()).await;
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        super::ride_sockets::on_gone(&self.object, &ws, now_ms()).await;
-        Ok(())
     }
 }
 

@@ -2,8 +2,9 @@
 //! handed to the ride (its core through `decide`/`apply`, or the shells of
 //! its sockets, proofs, watch links, webhooks and notifications).
 
-use worker::{Request, Response};
+use worker::Response;
 
+use super::do_request::DoRequest;
 use super::ride::{json, RideObject};
 use super::{decode, now_ms};
 use crate::core::ride_input::RideInput;
@@ -12,11 +13,11 @@ use crate::error::AppError;
 use crate::ride_rpc::{calls, HolderAnswer, RideCall};
 
 /// Serves one call to the ride.
-pub(crate) async fn serve(ride: &RideObject, mut req: Request) -> Result<Response, AppError> {
-    let call = RideCall::from_path(&req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
+pub(crate) async fn serve(ride: &RideObject, req: DoRequest) -> Result<Response, AppError> {
+    let call = RideCall::from_path(req.path()).ok_or_else(|| AppError::NotFound("no such ride call".into()))?;
     match call {
-        RideCall::ConnectRider => return super::ride_sockets::connect(ride, &req, now_ms()).await,
-        RideCall::ConnectWatcher => return super::ride_watchers::connect(ride, &req, now_ms()).await,
+        RideCall::ConnectRider => return super::ride_sockets::connect(ride, &req.into_worker(), now_ms()).await,
+        RideCall::ConnectWatcher => return super::ride_watchers::connect(ride, &req.into_worker(), now_ms()).await,
         _ => {}
     }
     let body = req.bytes().await?;

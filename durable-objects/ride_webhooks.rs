@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use futures::future::{select, Either};
 use worker::wasm_bindgen::JsValue;
-use worker::{
-    AbortController, Delay, Fetch, Headers, ListOptions, Method, Request, RequestInit, RequestRedirect, Storage,
-};
+use worker::{AbortController, Fetch, Headers, ListOptions, Method, Request, RequestInit, RequestRedirect, Storage};
 
 use super::ride::RideObject;
 use crate::core::dispatch::Effect;
@@ -161,7 +159,7 @@ async fn send(url: &str, delivery: &WebhookDelivery, secret: &str, timeout_ms: i
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
-    let timer = Delay::from(Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(10_000)));
+    let timer = super::timer::sleep(Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(10_000)));
     let sending = pin!(fetch.send_with_signal(&signal));
     let finished = match select(sending, pin!(timer)).await {
         Either::Left((result, _)) => Some(result),

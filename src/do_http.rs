@@ -51,8 +51,12 @@ pub async fn post_json_or_empty<B: Serialize>(
 /// more of the isolate's thread than any other part of a call between objects (a CPU profile
 /// of dispatch, accept and cancel in workerd).
 async fn body_bytes(response: Response) -> Result<Vec<u8>, AppError> {
-    let raw = web_sys::Response::from(response);
-    let buffer = JsFuture::from(raw.array_buffer().map_err(worker::Error::from)?).await.map_err(worker::Error::from)?;
+    buffer_bytes(web_sys::Response::from(response).array_buffer()).await
+}
+
+/// The bytes of an `arrayBuffer()` call's promise (a request's or an answer's body).
+pub async fn buffer_bytes(buffer: Result<worker::js_sys::Promise, JsValue>) -> Result<Vec<u8>, AppError> {
+    let buffer = JsFuture::from(buffer.map_err(worker::Error::from)?).await.map_err(worker::Error::from)?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 

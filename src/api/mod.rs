@@ -61,7 +61,7 @@ async fn serve(req: Request, env: Env) -> Result<Response, AppError> {
         route => {
             let config = config(&env)?;
             if let Route::RideSocket(id) = &route {
-                let now_ms = worker::Date::now().as_millis() as i64;
+                let now_ms = crate::clock::now_ms();
                 if let Some(claims) = watchers::watch_claims(&req, &config, now_ms)? {
                     return watchers::watcher_socket(req, env, claims, id, now_ms).await;
                 }

@@ -2,7 +2,7 @@
 //! clock reading of this request, and helpers to read bodies and queries.
 
 use futures::StreamExt;
-use worker::{Date, Env, Request};
+use worker::{Env, Request};
 
 use crate::auth::{token_from, verify};
 use crate::config::Config;
@@ -30,7 +30,7 @@ impl RequestContext {
     /// Verifies the bearer token before anything else is done (401 otherwise);
     /// on WebSocket routes (`socket`) also from the `token` query parameter.
     pub fn new(req: Request, env: Env, config: Config, socket: bool) -> Result<RequestContext, AppError> {
-        let now_ms = Date::now().as_millis() as i64;
+        let now_ms = crate::clock::now_ms();
         let authorization = req.headers().get("Authorization")?;
         let query_token = if socket {
             req.url()?.query_pairs().find(|(key, _)| key == "token").map(|(_, value)| value.into_owned())

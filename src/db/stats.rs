@@ -125,7 +125,7 @@ impl RegionRow {
 
 /// The deployment's figures now, summed over every live region report and every ride.
 pub async fn totals(db: &D1Database) -> Result<Stats, AppError> {
-    totals_at(db, worker::Date::now().as_millis() as i64).await
+    totals_at(db, crate::clock::now_ms()).await
 }
 
 /// The deployment's figures at `now_ms`: regions and rides count while their
