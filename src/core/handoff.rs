@@ -4,19 +4,19 @@
 
 use super::geo::LatLng;
 use super::invalid::Invalid;
-use super::region_cells::{distance_outside_m, region_of};
+use super::region_cells::{region_of, CellShape};
 
 /// How far outside its cell a driver may go before it is handed off, in m.
 pub const HANDOFF_MARGIN_M: f64 = 250.0;
 
 /// The region a driver at `at` must move to, or None while it may stay in `cell`.
-pub fn handoff_target(cell: &str, at: LatLng, res: u8) -> Result<Option<String>, Invalid> {
-    let outside = distance_outside_m(cell, at).ok_or_else(|| Invalid(format!("{cell} is not a region")))?;
+pub fn handoff_target(cell: &CellShape, at: LatLng, res: u8) -> Result<Option<String>, Invalid> {
+    let outside = cell.outside_m(at).ok_or_else(|| Invalid::field("at", "must be a valid position"))?;
     if outside <= HANDOFF_MARGIN_M {
         return Ok(None);
     }
     let target = region_of(at, res)?;
-    Ok((target != cell).then_some(target))
+    Ok((target != cell.name()).then_some(target))
 }
 
 /// The path a handed-off driver reconnects to (the token is its own to add).
@@ -28,21 +28,26 @@ pub fn reconnect_path(at: LatLng) -> String {
 mod tests {
     use super::*;
     use crate::core::geo::destination;
+    use crate::core::region_cells::distance_outside_m;
 
     const RES: u8 = 5;
+
+    fn shape(cell: &str) -> CellShape {
+        CellShape::of(cell).unwrap()
+    }
     const START: LatLng = LatLng { lat: -26.2041, lng: 28.0473 };
 
     #[test]
     fn a_driver_inside_its_region_stays() {
         let cell = region_of(START, RES).unwrap();
-        assert_eq!(handoff_target(&cell, START, RES).unwrap(), None);
+        assert_eq!(handoff_target(&shape(&cell), START, RES).unwrap(), None);
     }
 
     #[test]
     fn a_driver_far_outside_its_region_moves_to_the_region_of_its_position() {
         let cell = region_of(START, RES).unwrap();
         let far = destination(START, 0.0, 30_000.0);
-        assert_eq!(handoff_target(&cell, far, RES).unwrap(), Some(region_of(far, RES).unwrap()));
+        assert_eq!(handoff_target(&shape(&cell), far, RES).unwrap(), Some(region_of(far, RES).unwrap()));
     }
 
     #[test]
@@ -57,9 +62,9 @@ mod tests {
         }
         let just_out = destination(START, 0.0, step + 20.0);
         assert!(distance_outside_m(&cell, just_out).unwrap() < HANDOFF_MARGIN_M);
-        assert_eq!(handoff_target(&cell, just_out, RES).unwrap(), None);
+        assert_eq!(handoff_target(&shape(&cell), just_out, RES).unwrap(), None);
         let well_out = destination(START, 0.0, step + 2_000.0);
-        assert!(handoff_target(&cell, well_out, RES).unwrap().is_some());
+        assert!(handoff_target(&shape(&cell), well_out, RES).unwrap().is_some());
     }
 
     #[test]

@@ -180,8 +180,9 @@ impl Region {
     /// A driver more than the margin outside the cell is told
     /// `region_changed` on every socket, which close with 4000.
     fn hand_off_if_left(&mut self, driver_id: &str, at: LatLng, fx: &mut Vec<RegionEffect>) {
-        let Some(cell) = self.cell.as_deref() else { return };
-        let Ok(Some(target)) = handoff_target(cell, at, self.settings.region_res) else { return };
+        let res = self.settings.region_res;
+        let Some(cell) = self.cell_shape() else { return };
+        let Ok(Some(target)) = handoff_target(cell, at, res) else { return };
         let sockets = self.sockets_of(driver_id);
         let changed = DriverOutbound::RegionChanged { region: target, reconnect: reconnect_path(at) };
         fx.push(RegionEffect::Send { sockets: sockets.clone(), frame: to_frame(&changed, None) });

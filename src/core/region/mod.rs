@@ -49,6 +49,7 @@ use super::busy_mark::BusyMark;
 use super::driver_index::DriverIndex;
 use super::geo::LatLng;
 use super::protocol::{DriverInbound, SnapshotRide};
+use super::region_cells::CellShape;
 use super::socket_rules::SocketHeader;
 use super::stats::RegionFigures;
 
@@ -131,6 +132,8 @@ struct Socket {
 pub struct Region {
     settings: RegionSettings,
     cell: Option<String>,
+    /// The cell's shape, made once it is known (see [`Self::cell_shape`]).
+    shape: Option<CellShape>,
     index: DriverIndex,
     drivers: BTreeMap<String, Driver>,
     /// Every driver socket's driver.
@@ -164,6 +167,7 @@ impl Region {
         Region {
             settings,
             cell: None,
+            shape: None,
             index: DriverIndex::new(),
             drivers: BTreeMap::new(),
             owners: BTreeMap::new(),
@@ -293,6 +297,14 @@ impl Region {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The shape of the region's cell, once its cell is known.
+    fn cell_shape(&mut self) -> Option<&CellShape> {
+        if self.shape.is_none() {
+            self.shape = CellShape::of(self.cell.as_deref()?);
+        }
+        self.shape.as_ref()
     }
 
     fn remember_cell(&mut self, cell: String, fx: &mut Vec<RegionEffect>) {
