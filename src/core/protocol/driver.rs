@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_reason, check_ride_id, check_token, Validate};
+use super::{check_reason, check_ride_id, check_token, Inbound, Validate};
 use crate::core::geo::{LatLng, Place};
 use crate::core::invalid::Invalid;
 use crate::core::money::Money;
@@ -151,6 +151,19 @@ impl Validate for DriverInbound {
             DriverInbound::RefreshToken { token } => check_token(token),
             DriverInbound::SetAvailable { .. } | DriverInbound::Ping => Ok(()),
         }
+    }
+
+    fn read_fast(frame: &[u8]) -> Option<Inbound<Self>> {
+        let fast: LocationFrame = serde_json::from_slice(frame).ok()?;
+        if fast.kind != "location_update" {
+            return None;
+        }
+        let req_id = match fast.req_id {
+            Some(id) if id.chars().count() > super::MAX_REQ_ID_CHARS => return None,
+            req_id => req_id,
+        };
+        let (lat, lng, heading, speed, accuracy) = (fast.lat, fast.lng, fast.heading, fast.speed, fast.accuracy);
+        Some(Inbound { req_id, message: DriverInbound::LocationUpdate { lat, lng, heading, speed, accuracy } })
     }
 }
 
@@ -613,4 +626,23 @@ mod tests {
         assert_eq!(value_of(&msg, None), json!({"type": "error", "code": "bad_message", "message": "m"}));
         assert_eq!(value_of(&DriverOutbound::TokenExpired, None), json!({"type": "token_expired"}));
     }
+}
+
+/// A `location_update` frame as one flat struct (see [`Validate::read_fast`]):
+/// unknown fields are ignored as the general path ignores them; a repeated
+/// key, an escaped `type` or any other surprise fails here and goes the general way.
+#[derive(Deserialize)]
+struct LocationFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    lat: f64,
+    lng: f64,
+    #[serde(default)]
+    heading: Option<f64>,
+    #[serde(default)]
+    speed: Option<f64>,
+    #[serde(default)]
+    accuracy: Option<f64>,
+    #[serde(default)]
+    req_id: Option<String>,
 }
