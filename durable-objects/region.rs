@@ -75,8 +75,9 @@ impl Shell for RegionDo {
     async fn message(&self, ws: WebSocket, message: WebSocketIncomingMessage) {
         // The core first: a socket the pipeline closes must be one it knows.
         self.load_logged().await;
-        if let Some(input) = super::region_sockets::on_frame(self, &ws, message, now_ms()).await {
-            self.run_logged(input).await;
+        let now = now_ms();
+        if let Some(input) = super::region_sockets::on_frame(self, &ws, message, now).await {
+            self.run_logged(input, now).await;
         }
     }
 
@@ -92,7 +93,7 @@ impl Shell for RegionDo {
         let (expired, _) = super::token_expiry::close_expired_sockets(&self.state, now, Some(&self.memo)).await;
         for ws in &expired {
             if let Some(input) = self.gone_input(ws) {
-                self.run_logged(input).await;
+                self.run_logged(input, now_ms()).await;
             }
         }
         let heard: Vec<Heard> = pipeline::open_headers::<DriverKind>(&self.state, &self.memo)
@@ -108,7 +109,7 @@ impl Shell for RegionDo {
             pipeline::open_sockets::<DispatcherKind>(&self.state, None).into_iter().map(|(_, s)| s.header.socket_id),
         );
         self.memo.keep_only(&open);
-        self.run_logged(RegionInput::Tick { heard }).await;
+        self.run_logged(RegionInput::Tick { heard }, now_ms()).await;
     }
 }
 
@@ -161,7 +162,7 @@ impl RegionDo {
         self.load_logged().await;
         if pipeline::closed(ws).is_some_and(|header| !header.closed) {
             if let Some(input) = self.gone_input(ws) {
-                self.run_logged(input).await;
+                self.run_logged(input, now_ms()).await;
             }
         }
         self.memo.forget(ws);
@@ -180,13 +181,19 @@ impl RegionDo {
     /// Hands `input` to the core and carries out the effects, feeding the
     /// answers of other objects back in; returns the answer to the caller.
     pub(crate) async fn run(&self, input: RegionInput) -> std::result::Result<Option<RegionAnswer>, AppError> {
+        self.run_at(input, now_ms()).await
+    }
+
+    /// [`Self::run`] with the time of the event (read once by the caller);
+    /// the answers of other objects are handled at the time they came.
+    async fn run_at(&self, input: RegionInput, now: i64) -> std::result::Result<Option<RegionAnswer>, AppError> {
         self.load().await?;
         let mut answer = None;
         let mut inputs = vec![input];
-        for _ in 0..MAX_ROUNDS {
+        for round in 0..MAX_ROUNDS {
+            let now = if round == 0 { now } else { now_ms() };
             let mut effects = Vec::new();
             for input in inputs.drain(..) {
-                let now = now_ms();
                 let mut slot = self.core.borrow_mut();
                 let core = slot.as_mut().ok_or_else(|| AppError::Internal("region core not loaded".into()))?;
                 effects.extend(core.handle(input, now));
@@ -200,8 +207,8 @@ impl RegionDo {
     }
 
     /// Like [`Self::run`], for events nobody waits on: a failure is logged.
-    pub(crate) async fn run_logged(&self, input: RegionInput) {
-        if let Err(err) = self.run(input).await {
+    pub(crate) async fn run_logged(&self, input: RegionInput, now: i64) {
+        if let Err(err) = self.run_at(input, now).await {
             worker::console_error!("region event failed: {err}");
         }
     }
