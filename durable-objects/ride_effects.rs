@@ -64,7 +64,7 @@ impl<'a> EffectRunner<'a> {
         // alarm's, another event's) hands them over before their marks are stored.
         let fast =
             owed.iter().filter(|(o, region)| region.is_some() && o.frame.frame.is_some()).map(|(o, _)| o.frame.id);
-        let _in_flight = InFlightMark::new(&self.ride.fast_in_flight, fast.collect());
+        let in_flight = InFlightMark::new(&self.ride.fast_in_flight, fast.collect());
         let watches = super::search_watch::watches_of(&effects);
         let owed_nothing = owed.is_empty();
         let record = self.ride.current()?;
@@ -145,7 +145,7 @@ impl<'a> EffectRunner<'a> {
         }
         let taken = self.deliver_fast(offers).await;
         self.mark_delivered(owed, slots, &taken).await?;
-        drop(_in_flight);
+        drop(in_flight);
         if let Some(at) = wake {
             super::token_expiry::wake_by(self.ride.state(), at).await?;
         }
