@@ -29,10 +29,8 @@ mod socket_reply;
 mod timer;
 mod token_expiry;
 
-/// The current time in ms since the epoch (the one clock of the shells; cores get it passed in).
-pub(crate) fn now_ms() -> i64 {
-    crate::clock::now_ms()
-}
+/// The one clock of the shells (cores get the time passed in).
+pub(crate) use crate::clock::now_ms;
 
 /// A call's request decoded from its JSON body, as its declaration types it.
 pub(crate) fn decode<C: crate::do_call::DoCall>(body: &[u8]) -> Result<C::Request, crate::error::AppError> {
