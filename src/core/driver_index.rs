@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::geo::{chord_to_m, unit_vector, LatLng, EARTH_RADIUS_M};
+use super::geo::{chord_to_m, m_to_chord, squared_chord, unit_vector, LatLng};
 
 /// One online driver as the region knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,13 +185,13 @@ impl DriverIndex {
         let target = unit_vector(at);
         // Chords a little longer than the radius's pass here; the comparison
         // in metres at the end decides the edge.
-        let max_chord_2 = m_to_chord_2(radius_m) * (1.0 + 1e-9);
+        let max_chord_2 = m_to_chord(radius_m).powi(2) * (1.0 + 1e-9);
         let mut hits: Vec<(f64, &IndexedDriver)> = Vec::new();
         for Entry { driver, unit } in self.drivers.values() {
             if (driver.busy || !driver.available) && eligibility == Eligibility::OfferableOnly {
                 continue;
             }
-            let chord_2 = chord_2(*unit, target);
+            let chord_2 = squared_chord(*unit, target);
             if chord_2 <= max_chord_2 && !excluded.contains(driver.id.as_str()) {
                 hits.push((chord_2, driver));
             }
@@ -225,19 +225,6 @@ impl DriverIndex {
         found.truncate(limit);
         found
     }
-}
-
-/// The squared chord between two points of the unit sphere.
-fn chord_2(a: [f64; 3], b: [f64; 3]) -> f64 {
-    let (x, y, z) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-    x * x + y * y + z * z
-}
-
-/// The squared chord of the unit sphere spanning `distance_m` of great circle (at most a diameter).
-fn m_to_chord_2(distance_m: f64) -> f64 {
-    let half_angle = (distance_m / (2.0 * EARTH_RADIUS_M)).min(std::f64::consts::FRAC_PI_2);
-    let chord = 2.0 * half_angle.sin();
-    chord * chord
 }
 
 #[cfg(test)]

@@ -67,6 +67,19 @@ pub fn chord_to_m(chord: f64) -> f64 {
     2.0 * EARTH_RADIUS_M * (chord / 2.0).clamp(0.0, 1.0).asin()
 }
 
+/// The chord of the unit sphere spanning `distance_m` of great circle (the
+/// inverse of [`chord_to_m`]; at most a diameter).
+pub fn m_to_chord(distance_m: f64) -> f64 {
+    2.0 * (distance_m / (2.0 * EARTH_RADIUS_M)).min(std::f64::consts::FRAC_PI_2).sin()
+}
+
+/// The squared chord between two points of the unit sphere (no square root:
+/// it orders points as the chord does).
+pub fn squared_chord(u: [f64; 3], v: [f64; 3]) -> f64 {
+    let (x, y, z) = (u[0] - v[0], u[1] - v[1], u[2] - v[2]);
+    x * x + y * y + z * z
+}
+
 /// Great-circle distance in metres from `at` to the shorter great-circle
 /// arc between `a` and `b` (to its nearer end if `at` lies beyond one).
 pub fn distance_to_arc_m(at: LatLng, a: LatLng, b: LatLng) -> f64 {
@@ -222,6 +235,17 @@ mod tests {
         let (u, v) = (unit_vector(a), unit_vector(b));
         let chord = ((u[0] - v[0]).powi(2) + (u[1] - v[1]).powi(2) + (u[2] - v[2]).powi(2)).sqrt();
         assert!((chord_to_m(chord) - distance_m(a, b)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_distance_converts_to_its_chord_and_back() {
+        let (a, b) = (at(-26.1952, 28.0410), at(-26.1076, 28.0567));
+        let chord = squared_chord(unit_vector(a), unit_vector(b)).sqrt();
+        assert!((m_to_chord(distance_m(a, b)) - chord).abs() < 1e-12);
+        for d in [0.0, 1.0, 10_000.0, 5_000_000.0] {
+            assert!((chord_to_m(m_to_chord(d)) - d).abs() < 1e-6, "{d}");
+        }
+        assert_eq!(m_to_chord(f64::INFINITY), 2.0);
     }
 
     #[test]
