@@ -158,12 +158,14 @@ impl Validate for DriverInbound {
         if fast.kind != "location_update" {
             return None;
         }
-        let req_id = match fast.req_id {
-            Some(id) if id.chars().count() > super::MAX_REQ_ID_CHARS => return None,
-            req_id => req_id,
-        };
+        if fast.req_id.as_deref().is_some_and(|id| !super::is_req_id(id)) {
+            return None;
+        }
         let (lat, lng, heading, speed, accuracy) = (fast.lat, fast.lng, fast.heading, fast.speed, fast.accuracy);
-        Some(Inbound { req_id, message: DriverInbound::LocationUpdate { lat, lng, heading, speed, accuracy } })
+        Some(Inbound {
+            req_id: fast.req_id,
+            message: DriverInbound::LocationUpdate { lat, lng, heading, speed, accuracy },
+        })
     }
 }
 

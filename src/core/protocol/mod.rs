@@ -221,9 +221,14 @@ fn bad(message: String, req_id: Option<String>) -> FrameError {
 fn read_req_id(fields: &Map<String, Value>) -> Result<Option<String>, FrameError> {
     match fields.get("req_id") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(id)) if id.chars().count() <= MAX_REQ_ID_CHARS => Ok(Some(id.clone())),
+        Some(Value::String(id)) if is_req_id(id) => Ok(Some(id.clone())),
         Some(_) => Err(bad(format!("req_id must be a string of at most {MAX_REQ_ID_CHARS} characters"), None)),
     }
+}
+
+/// Whether a string `req_id` is short enough to be echoed (both ways of reading a frame ask).
+pub(super) fn is_req_id(id: &str) -> bool {
+    id.chars().count() <= MAX_REQ_ID_CHARS
 }
 
 /// Frames with more fields than this get no culprit search (every message
