@@ -31,11 +31,11 @@ mod tests {
     use crate::core::region_cells::distance_outside_m;
 
     const RES: u8 = 5;
+    const START: LatLng = LatLng { lat: -26.2041, lng: 28.0473 };
 
     fn shape(cell: &str) -> CellShape {
         CellShape::of(cell).unwrap()
     }
-    const START: LatLng = LatLng { lat: -26.2041, lng: 28.0473 };
 
     #[test]
     fn a_driver_inside_its_region_stays() {
